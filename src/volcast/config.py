@@ -1,0 +1,176 @@
+"""Settings from the environment (``VOLCAST_*``, ``.env``) and parameters from ``params.yaml``.
+
+Nothing is read at import time: call :func:`get_settings` and :func:`load_params`.
+Settings are about *where* things are (data directory, tracking URI, keys); parameters are
+about *what* the pipeline computes (DVC tracks ``params.yaml``, so changing it reruns stages).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from volcast.errors import ConfigError
+from volcast.schemas import interval_seconds
+
+DEFAULT_PARAMS_FILE = "params.yaml"
+
+
+class Settings(BaseSettings):
+    """Deployment settings; every field can be set as ``VOLCAST_<NAME>`` or in ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOLCAST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: str = Field(default="./data", description="Root of raw/, curated/, datasets/, ...")
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias="MLFLOW_TRACKING_URI",
+        description="Default: a SQLite store under the data directory",
+    )
+    s3_endpoint_url: str | None = Field(default=None, description="For MinIO or moto")
+    twelvedata_api_key: SecretStr | None = Field(default=None)
+    alphavantage_api_key: SecretStr | None = Field(default=None)
+    oanda_api_key: SecretStr | None = Field(default=None)
+    oanda_environment: Literal["practice", "live"] = "practice"
+    cryptocompare_api_key: SecretStr | None = Field(default=None)
+    http_timeout_seconds: float = 20.0
+    http_max_retries: int = Field(default=5, ge=0, description="Retries on 429/5xx/timeouts")
+    twelvedata_base_url: str = "https://api.twelvedata.com"
+    alphavantage_base_url: str = "https://www.alphavantage.co"
+    oanda_base_url: str | None = Field(default=None, description="Default: from environment")
+    cryptocompare_base_url: str = "https://min-api.cryptocompare.com"
+    binance_base_url: str = "https://api.binance.com"
+    admin_token: SecretStr | None = Field(default=None)
+
+    def storage_options(self) -> dict[str, Any]:
+        """fsspec options for ``s3://`` data directories (endpoint for MinIO/moto)."""
+        if self.s3_endpoint_url:
+            return {"client_kwargs": {"endpoint_url": self.s3_endpoint_url}}
+        return {}
+
+    def tracking_uri(self) -> str:
+        """The MLflow tracking URI: the environment's, else SQLite under the data directory."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        if "://" in self.data_dir:
+            raise ConfigError("MLFLOW_TRACKING_URI must be set when VOLCAST_DATA_DIR is remote")
+        path = Path(self.data_dir).resolve() / "mlflow.db"
+        return f"sqlite:///{path}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(_Section):
+    """Which instrument the default pipeline runs on and where bars come from."""
+
+    source: str = "sample"
+    symbol: str = "EUR/USD"
+    interval: str = "1h"
+    lookback_bars: int = Field(default=5000, gt=0, description="History to fetch on first run")
+
+    @field_validator("interval")
+    @classmethod
+    def _valid_interval(cls, value: str) -> str:
+        interval_seconds(value)
+        return value
+
+
+class SampleParams(_Section):
+    """The embedded synthetic source (labelled synthetic everywhere it shows)."""
+
+    n_bars: int = Field(default=6000, ge=24)
+    seed: int = 7
+    start: str = "2024-01-01T00:00:00Z"
+    regime_shift_at: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Fraction of the series where vol jumps"
+    )
+
+
+class QualityParams(_Section):
+    """Thresholds of the quality gate (SPEC 2)."""
+
+    max_null_ratio: float = Field(default=0.01, ge=0.0, le=1.0)
+    min_records: int = Field(default=24, ge=1)
+    outlier_zscore: float = Field(default=8.0, gt=0.0)
+    max_staleness_bars: float = Field(
+        default=3.0, gt=0.0, description="Live sources: last bar older than this many bars fails"
+    )
+
+
+class FeatureParams(_Section):
+    """Feature set (SPEC 3); one builder serves training and serving."""
+
+    lags: int = Field(default=24, ge=1)
+    windows: tuple[int, ...] = (4, 8, 24)
+    weekly_window: int = Field(default=168, ge=2)
+    har_windows: tuple[int, ...] = (1, 24, 168)
+    calendar: bool = True
+    seasonal_profile: bool = True
+
+
+class TargetParams(_Section):
+    """Forecast target (SPEC 4)."""
+
+    horizon: int = Field(default=1, ge=1)
+    estimator: Literal["garman_klass", "parkinson", "rogers_satchell", "close_to_close"] = (
+        "garman_klass"
+    )
+    floor: float = Field(default=1e-10, gt=0.0)
+
+
+class ProfileParams(_Section):
+    """Data profile report (ydata-profiling)."""
+
+    enabled: bool = True
+    max_rows: int = Field(default=5000, ge=100)
+
+
+class Params(_Section):
+    """Everything in ``params.yaml``."""
+
+    data: DataParams = DataParams()
+    sample: SampleParams = SampleParams()
+    quality: QualityParams = QualityParams()
+    features: FeatureParams = FeatureParams()
+    target: TargetParams = TargetParams()
+    profile: ProfileParams = ProfileParams()
+    extra: dict[str, Any] = Field(default_factory=dict, description="Sections of later stages")
+
+
+def load_params(path: str | Path | None = None) -> Params:
+    """Read parameters from ``path`` (default ``params.yaml`` if present, else defaults)."""
+    if path is None:
+        candidate = Path(DEFAULT_PARAMS_FILE)
+        if not candidate.exists():
+            return Params()
+        path = candidate
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"parameter file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"parameter file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"parameter file {path} must hold a mapping at the top level")
+    known = set(Params.model_fields) - {"extra"}
+    extra = {k: v for k, v in raw.items() if k not in known}
+    try:
+        return Params.model_validate({**{k: v for k, v in raw.items() if k in known}, "extra": extra})
+    except ValidationError as exc:
+        raise ConfigError(f"invalid parameters in {path}: {exc}") from exc
