@@ -140,6 +140,45 @@ class ProfileParams(_Section):
     max_rows: int = Field(default=5000, ge=100)
 
 
+class TrainParams(_Section):
+    """Candidates and the walk-forward backtest (SPEC 7)."""
+
+    candidates: tuple[str, ...] = (
+        "persistence",
+        "ewma",
+        "garch",
+        "har",
+        "lightgbm",
+        "combination",
+    )
+    min_train_bars: int = Field(default=1000, ge=50, description="First walk-forward window")
+    refit_every: int = Field(default=720, ge=1, description="Bars between refits")
+    max_test_bars: int | None = Field(default=None, ge=1, description="Cap on scored bars")
+    seed: int = 42
+    ewma_lambda: float = Field(default=0.94, gt=0.0, lt=1.0)
+    lightgbm: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "n_estimators": 300,
+            "learning_rate": 0.03,
+            "num_leaves": 15,
+            "min_child_samples": 50,
+            "subsample": 0.8,
+            "subsample_freq": 1,
+            "colsample_bytree": 0.8,
+            "reg_lambda": 1.0,
+        }
+    )
+
+
+class PromotionParams(_Section):
+    """Champion/challenger promotion (SPEC 10)."""
+
+    margin: float = Field(
+        default=0.0, ge=0.0, description="Relative QLIKE improvement the challenger needs"
+    )
+    window_bars: int = Field(default=500, ge=24, description="Recent out-of-sample window")
+
+
 class Params(_Section):
     """Everything in ``params.yaml``."""
 
@@ -149,6 +188,8 @@ class Params(_Section):
     features: FeatureParams = FeatureParams()
     target: TargetParams = TargetParams()
     profile: ProfileParams = ProfileParams()
+    train: TrainParams = TrainParams()
+    promotion: PromotionParams = PromotionParams()
     extra: dict[str, Any] = Field(default_factory=dict, description="Sections of later stages")
 
 
