@@ -212,6 +212,8 @@ def load_params(path: str | Path | None = None) -> Params:
     known = set(Params.model_fields) - {"extra"}
     extra = {k: v for k, v in raw.items() if k not in known}
     try:
-        return Params.model_validate({**{k: v for k, v in raw.items() if k in known}, "extra": extra})
+        return Params.model_validate(
+            {**{k: v for k, v in raw.items() if k in known}, "extra": extra}
+        )
     except ValidationError as exc:
         raise ConfigError(f"invalid parameters in {path}: {exc}") from exc
