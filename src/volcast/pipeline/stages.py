@@ -4,11 +4,13 @@ Each stage reads its inputs from the data store, calls the pure functions of the
 belongs to and writes its outputs atomically. The CLI, the DVC stages, Airflow tasks and the
 stream worker all call these functions; none of them holds logic of its own.
 
-Staging protocol: ``ingest`` fetches the bars after the last *curated* bar and writes them to
-``staging/`` (replacing any previous, not yet validated increment, so a rejected increment is
-simply fetched again); ``validate`` gates curated + staging as one dataset and, only if every
-check passes, replaces the curated bars and clears staging. A failed gate writes its report and
-nothing else: curated bars, datasets and the watermark stay byte-identical.
+Staging protocol: ``ingest`` fetches the bars after the last *curated* bar (the watermark) and
+writes them to ``staging/``, replacing the previous increment (an empty one when nothing is
+new), so a rejected increment is simply fetched again; ``validate`` gates curated + staging as
+one dataset and, only if every check passes, replaces the curated bars. Validating the same
+increment twice changes nothing (its bars are then exact duplicates, which the gate drops). A
+failed gate writes its report and nothing else: curated bars, datasets and the watermark stay
+byte-identical.
 """
 
 from __future__ import annotations
@@ -99,13 +101,9 @@ def ingest(
 
     bars = source.fetch(symbol=symbol, interval=interval, since=since, on_raw=save_raw)
     synthetic = bool(bars.attrs.get("synthetic", False))
-    if bars.empty:
-        storage.delete(layout.staging_bars)
-        storage.delete(layout.staging_meta)
-        return IngestResult(symbol, interval, source.name, since, 0, None, None, raw_paths)
     staging_path = storage.write_parquet(layout.staging_bars, _stringify_objects(bars))
     timestamps = pd.to_datetime(bars[TIMESTAMP], utc=True, errors="coerce")
-    first, last = timestamps.min(), timestamps.max()
+    first, last = (timestamps.min(), timestamps.max()) if len(bars) else (None, None)
     storage.write_json(
         layout.staging_meta,
         {
@@ -126,8 +124,8 @@ def ingest(
         source.name,
         since,
         len(bars),
-        None if pd.isna(first) else first,
-        None if pd.isna(last) else last,
+        None if first is None or pd.isna(first) else first,
+        None if last is None or pd.isna(last) else last,
         raw_paths,
         staging_path,
     )
@@ -180,6 +178,12 @@ def validate(
         if column in increment.columns and str(increment[column].dtype) == "string":
             increment[column] = increment[column].astype(object)
     parts = [frame for frame in (curated, increment) if not frame.empty]
+    if not parts:
+        raise NotFoundError(
+            "nothing to validate: the source returned no bars and none are curated yet",
+            symbol=symbol,
+            interval=interval,
+        )
     combined = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     clean, report = run_checks(
         combined,
@@ -227,9 +231,6 @@ def validate(
                 "updated_at": (now or _utcnow()).isoformat(),
             },
         )
-    if staged:
-        storage.delete(layout.staging_bars)
-        storage.delete(layout.staging_meta)
     return ValidateResult(
         symbol,
         interval,
