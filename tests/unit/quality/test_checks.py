@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import BTC_CSV, require_file
 from volcast.config import QualityParams
 from volcast.errors import DataQualityError
 from volcast.quality import QualityReport, gate, run_checks
@@ -280,3 +281,14 @@ def test_any_random_walk_passes_and_its_shuffle_fails_monotonic(
     with pytest.raises(DataQualityError) as info:
         _gate(bars.iloc[order].reset_index(drop=True))
     assert info.value.failed_checks == ["monotonic"]
+
+
+def test_real_btc_hourly_file_passes_with_outliers_flagged() -> None:
+    from volcast.sources.csv import CsvSource
+
+    bars = CsvSource(path=require_file(BTC_CSV)).fetch(symbol="BTC/USD", interval="1h")
+    clean, report = _gate(bars, symbol="BTC/USD")
+    assert report.failed == []
+    assert len(clean) == report.check("record_count").count > 10_000
+    assert clean["timestamp"].is_monotonic_increasing
+    assert "return_outliers" in report.warnings
