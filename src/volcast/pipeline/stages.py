@@ -198,18 +198,14 @@ def validate(
     report_path = storage.write_json(layout.quality_report, report.model_dump(mode="json"))
     if not report.passed:
         details = "; ".join(
-            f"{c.name}: {c.message}"
-            for c in report.checks
-            if not c.passed and c.severity == "error"
+            f"{c.name}: {c.message}" for c in report.checks if c.name in report.failed
         )
         raise DataQualityError(
             f"quality gate failed for {symbol} {interval}: {details}",
             failed_checks=report.failed,
             report_path=report_path,
         )
-    warnings = [
-        f"{c.name}: {c.message}" for c in report.checks if c.severity == "warning" and not c.passed
-    ]
+    warnings = [f"{c.name}: {c.message}" for c in report.checks if c.name in report.warnings]
     new_hash = content_hash(clean)
     changed = new_hash != old_meta.get("content_hash")
     curated_path = storage.url(layout.curated_bars)
