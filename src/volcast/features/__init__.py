@@ -1,0 +1,21 @@
+"""Variance estimators, the feature builder shared by training and serving, and the target."""
+
+from volcast.features.builder import SEASONAL_OBSERVATIONS, FeatureBuilder, build_dataset
+from volcast.features.estimators import (
+    ESTIMATOR_COLUMNS,
+    log_returns,
+    realized_variance,
+    variance_estimators,
+)
+from volcast.features.target import build_target
+
+__all__ = [
+    "ESTIMATOR_COLUMNS",
+    "SEASONAL_OBSERVATIONS",
+    "FeatureBuilder",
+    "build_dataset",
+    "build_target",
+    "log_returns",
+    "realized_variance",
+    "variance_estimators",
+]
