@@ -1,9 +1,9 @@
 """Contract every offline source honours, run over each source class found automatically.
 
-Live sources have their own replay tests; every class under ``volcast.sources`` with
-``live = False`` must appear in ``FACTORIES`` (a new one fails ``test_every_offline_source_is_
-covered`` until it is added), and each instance is then checked for determinism, untouched
-inputs, the bar schema and pickling (river's estimator checks, for sources).
+Live sources have their own replay tests. Every class under ``volcast.sources`` with
+``live = False`` must have a ``FACTORIES`` entry (a new class fails the coverage test until
+it gets one); each instance is then checked for determinism, untouched inputs, the bar
+schema and pickling (river's estimator checks, applied to sources).
 """
 
 from __future__ import annotations
