@@ -22,23 +22,30 @@ Columns, in :attr:`FeatureBuilder.feature_names` order:
   bars. The bound is in bars so that a fixed tail of history reproduces it exactly.
 
 Standard deviations use ``ddof=1``, so every statistics window must span at least 2 bars.
+
+Training calls :meth:`FeatureBuilder.transform` (pandas rolling windows over every bar);
+serving calls :meth:`FeatureBuilder.transform_last`, which runs the same code on the last
+:attr:`FeatureBuilder.required_history` bars and computes the window statistics and the
+seasonal profile of the last bar alone with numpy (about a millisecond). Both paths agree to
+floating-point rounding (relative 1e-9 is asserted by the tests).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
 from volcast.config import FeatureParams, TargetParams
-from volcast.errors import ConfigError
+from volcast.errors import ConfigError, DataQualityError
 from volcast.features.estimators import (
     check_bars,
+    estimator_arrays,
     estimator_column,
     realized_variance,
-    variance_estimators,
 )
 from volcast.features.target import build_target
 from volcast.schemas import TIMESTAMP, interval_seconds
@@ -54,12 +61,30 @@ def _unique(values: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(dict.fromkeys(values))
 
 
-class _RowWriter:
-    """Writes named feature columns into the rows of a preallocated matrix."""
+def _sample_std(window: np.ndarray) -> float:
+    return float(np.std(window, ddof=1))
 
-    def __init__(self, matrix: np.ndarray, names: list[str]) -> None:
+
+_ROLLING_LAST: Final[dict[str, Callable[[np.ndarray], Any]]] = {
+    "mean": np.mean,
+    "std": _sample_std,
+    "min": np.min,
+    "max": np.max,
+}
+
+
+class _RowWriter:
+    """Writes named feature columns into the rows of a preallocated matrix.
+
+    With ``last_only`` the window statistics are computed for the last bar alone (numpy on
+    the final window: the serving path); otherwise for every bar with pandas' rolling
+    windows. Both give a NaN when the window holds a NaN or is not full.
+    """
+
+    def __init__(self, matrix: np.ndarray, names: list[str], *, last_only: bool) -> None:
         self.matrix = matrix
         self.rows = {name: i for i, name in enumerate(names)}
+        self.last_only = last_only
 
     def __setitem__(self, name: str, values: np.ndarray) -> None:
         self.matrix[self.rows[name]] = values
@@ -68,6 +93,16 @@ class _RowWriter:
         """Row ``name`` = ``values`` shifted ``lag`` bars later (the first ``lag`` stay NaN)."""
         if lag < len(values):
             self.matrix[self.rows[name], lag:] = values[: len(values) - lag]
+
+    def rolling(self, name: str, values: np.ndarray, window: int, stat: str) -> np.ndarray:
+        """Row ``name`` = ``stat`` over the last ``window`` bars; returns the row."""
+        row: np.ndarray = self.matrix[self.rows[name]]
+        if not self.last_only:
+            rolled = getattr(pd.Series(values).rolling(window, min_periods=window), stat)()
+            row[:] = rolled.to_numpy()
+        elif len(values) >= window:
+            row[-1] = _ROLLING_LAST[stat](values[-window:])
+        return row
 
 
 class FeatureBuilder:
@@ -161,53 +196,50 @@ class FeatureBuilder:
     def transform_last(self, bars: pd.DataFrame) -> pd.Series:
         """Features of the last bar only, computed on ``bars.tail(required_history)``.
 
-        Equals ``transform(bars)[feature_names].iloc[-1]``; a float64 series indexed by
+        Equals ``transform(bars)[feature_names].iloc[-1]`` up to rounding (window statistics
+        are taken with numpy on the last window only); a float64 series indexed by
         :attr:`feature_names` and named by the bar's timestamp. With fewer than
         :attr:`required_history` bars the incomplete features are NaN.
         """
         tail = bars.tail(self.required_history)
         check_bars(tail)
         if tail.empty:
-            raise ConfigError("transform_last needs at least one bar", check="bars")
-        values = self._compute(tail)[:, -1].copy()
+            raise DataQualityError(
+                "transform_last needs at least one bar", failed_checks=["record_count"]
+            )
+        values = self._compute(tail, last_only=True)[:, -1].copy()
         return pd.Series(values, index=self.feature_names, name=tail[TIMESTAMP].iloc[-1])
 
-    def _compute(self, bars: pd.DataFrame) -> np.ndarray:
+    def _compute(self, bars: pd.DataFrame, *, last_only: bool = False) -> np.ndarray:
         """A (features x bars) float64 matrix, rows in :attr:`feature_names` order.
 
         Each column is written into its row as soon as it exists, so peak memory stays near
-        the size of the result.
+        the size of the result. With ``last_only`` only the last column is complete (window
+        statistics and the seasonal profile are left NaN on earlier bars).
         """
         params = self.features
         names = self.feature_names
         matrix = np.full((len(names), len(bars)), np.nan)
-        out = _RowWriter(matrix, names)
-        estimators = variance_estimators(bars).reset_index(drop=True)
-        close = bars["close"].to_numpy(dtype="float64")
-        log_return = np.full(len(close), np.nan)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_return[1:] = np.diff(np.log(close))
-        ret = pd.Series(log_return)
-        rv = estimators[self._rv_column].clip(lower=self.target.floor)
-        log_rv = pd.Series(np.log(rv.to_numpy()))
-
-        out["log_return"] = log_return
+        out = _RowWriter(matrix, names, last_only=last_only)
+        estimators = estimator_arrays(bars)
         for name in ESTIMATOR_FEATURES:
-            out[name] = estimators[name].to_numpy(dtype="float64")
-        out["log_rv"] = log_rv.to_numpy()
-        values = log_rv.to_numpy()
+            out[name] = estimators[name]
+        log_return = np.full(len(bars), np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_return[1:] = np.diff(np.log(bars["close"].to_numpy(dtype="float64")))
+        out["log_return"] = log_return
+        rv = np.maximum(estimators[self._rv_column], self.target.floor)  # NaN stays NaN
+        log_rv = np.log(rv)
+        out["log_rv"] = log_rv
+
         for k in range(1, params.lags + 1):
-            out.lagged(f"log_rv_lag_{k}", values, k)
+            out.lagged(f"log_rv_lag_{k}", log_rv, k)
         for w in self._stat_windows:
-            roll = log_rv.rolling(w, min_periods=w)
-            out[f"log_rv_mean_{w}"] = roll.mean().to_numpy()
-            out[f"log_rv_std_{w}"] = roll.std().to_numpy()
-            out[f"log_rv_min_{w}"] = roll.min().to_numpy()
-            out[f"log_rv_max_{w}"] = roll.max().to_numpy()
-            out[f"ret_std_{w}"] = ret.rolling(w, min_periods=w).std().to_numpy()
+            for stat in ("mean", "std", "min", "max"):
+                out.rolling(f"log_rv_{stat}_{w}", log_rv, w, stat)
+            out.rolling(f"ret_std_{w}", log_return, w, "std")
         for w in self._har_windows:
-            har = rv.rolling(w, min_periods=w).mean().to_numpy()
-            out[f"har_rv_{w}"] = har
+            har = out.rolling(f"har_rv_{w}", rv, w, "mean")
             out[f"log_har_rv_{w}"] = np.log(har)
 
         stamps = pd.DatetimeIndex(bars[TIMESTAMP])
@@ -229,9 +261,26 @@ class FeatureBuilder:
             out["hour"] = hour
             out["dow"] = dow
         if params.seasonal_profile:
-            key = dow if self.daily else hour
-            out["seasonal_log_rv"] = self._seasonal(values, key.astype("int64"))
+            key = (dow if self.daily else hour).astype("int64")
+            if last_only:
+                matrix[out.rows["seasonal_log_rv"], -1] = self._seasonal_last(log_rv, key)
+            else:
+                out["seasonal_log_rv"] = self._seasonal(log_rv, key)
         return matrix
+
+    def _seasonal_last(self, log_rv: np.ndarray, key: np.ndarray) -> float:
+        """:meth:`_seasonal` of the last bar alone, adding terms in the same order."""
+        t = len(log_rv) - 1
+        start = max(0, t - self.seasonal_lookback)
+        same = np.flatnonzero(key[start:t] == key[t])[-SEASONAL_OBSERVATIONS:] + start
+        values = log_rv[same[::-1]]  # most recent first, as in _seasonal
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            return float("nan")
+        total = 0.0
+        for value in values:
+            total += value
+        return float(total / values.size)
 
     def _seasonal(self, log_rv: np.ndarray, key: np.ndarray) -> np.ndarray:
         """Mean of the last same-key values strictly before each bar, within the lookback.

@@ -90,6 +90,21 @@ def log_returns(bars: pd.DataFrame) -> pd.Series:
     return pd.Series(ret, index=bars.index, name="log_return")
 
 
+def estimator_arrays(bars: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The four estimators as float64 arrays, positionally aligned with ``bars`` (no checks)."""
+    log_o, log_h, log_l, log_c = _log_prices(bars)
+    hl = log_h - log_l
+    co = log_c - log_o
+    ret = np.full(len(log_c), np.nan)
+    ret[1:] = np.diff(log_c)
+    return {
+        "var_cc": ret**2,
+        "var_parkinson": hl**2 / (4.0 * _LN2),
+        "var_gk": 0.5 * hl**2 - (2.0 * _LN2 - 1.0) * co**2,
+        "var_rs": (log_h - log_c) * (log_h - log_o) + (log_l - log_c) * (log_l - log_o),
+    }
+
+
 def variance_estimators(bars: pd.DataFrame) -> pd.DataFrame:
     """The four per-bar variance estimators, one row per bar on the index of ``bars``.
 
@@ -97,20 +112,7 @@ def variance_estimators(bars: pd.DataFrame) -> pd.DataFrame:
     applied here, so a flat bar shows Garman-Klass 0.
     """
     check_bars(bars, need_timestamp=False)
-    log_o, log_h, log_l, log_c = _log_prices(bars)
-    hl = log_h - log_l
-    co = log_c - log_o
-    ret = np.full(len(log_c), np.nan)
-    ret[1:] = np.diff(log_c)
-    return pd.DataFrame(
-        {
-            "var_cc": ret**2,
-            "var_parkinson": hl**2 / (4.0 * _LN2),
-            "var_gk": 0.5 * hl**2 - (2.0 * _LN2 - 1.0) * co**2,
-            "var_rs": (log_h - log_c) * (log_h - log_o) + (log_l - log_c) * (log_l - log_o),
-        },
-        index=bars.index,
-    )
+    return pd.DataFrame(estimator_arrays(bars), index=bars.index)
 
 
 def realized_variance(bars: pd.DataFrame, *, estimator: str, floor: float) -> pd.Series:
