@@ -1,0 +1,176 @@
+"""Input-drift detection against the reference statistics logged with each model.
+
+:class:`DriftDetector` is a small stateful object in the style of river's detectors:
+``update(x)`` feeds one feature row and returns the detector, read-only properties report
+the state. It keeps a sliding window of the last ``window`` rows as bin indices (the bins are
+the reference quantile bins of :func:`volcast.registry.reference_statistics`), so every
+update is O(features) and reading PSI is O(features x bins). It holds no locks, no clocks
+and no randomness: the same rows give the same state, and it pickles.
+
+A row is *out of distribution* when any feature lies outside the training ``[min, max]``
+(or is not finite). Drift is detected once the window holds ``min_samples`` rows and either
+the OOD ratio exceeds ``ood_threshold`` or any feature's PSI exceeds ``psi_threshold``
+(0.2 is the usual "significant shift" line).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Self
+
+import numpy as np
+import numpy.typing as npt
+
+from volcast.errors import ConfigError
+
+PSI_EPSILON: Final = 1e-4
+"""Floor of a bin share in PSI, so an empty bin does not make the index infinite."""
+
+
+class DriftDetector:
+    """Sliding-window PSI, mean shift and out-of-distribution ratio of live feature rows.
+
+    ``reference`` is the ``reference_stats`` document logged with the model (its
+    ``features`` mapping: ``bin_edges``, ``proportions``, ``mean``, ``std``, ``min``,
+    ``max`` per feature). ``features`` picks and orders the monitored features (default: every
+    feature of the reference with bins); rows passed to :meth:`update` are mappings by name or
+    arrays in that order.
+    """
+
+    def __init__(
+        self,
+        reference: Mapping[str, Any],
+        *,
+        features: Sequence[str] | None = None,
+        window: int = 500,
+        min_samples: int = 30,
+        psi_threshold: float = 0.2,
+        ood_threshold: float = 0.15,
+    ) -> None:
+        if window < 1 or min_samples < 1:
+            raise ConfigError(f"window ({window}) and min_samples ({min_samples}) must be >= 1")
+        stats: Mapping[str, Any] = reference.get("features", reference)
+        names = list(features) if features is not None else list(stats)
+        usable = [n for n in names if n in stats and len(stats[n].get("bin_edges") or []) >= 2]
+        self.feature_names: tuple[str, ...] = tuple(usable)
+        self.window = window
+        self.min_samples = min_samples
+        self.psi_threshold = psi_threshold
+        self.ood_threshold = ood_threshold
+        self._inner_edges = [
+            np.asarray(stats[n]["bin_edges"], dtype="float64")[1:-1] for n in usable
+        ]
+        n_bins = max((len(stats[n]["bin_edges"]) - 1 for n in usable), default=1)
+        self._expected = np.full((len(usable), n_bins), np.nan)
+        for i, name in enumerate(usable):
+            props = np.asarray(stats[name]["proportions"], dtype="float64")
+            self._expected[i, : props.size] = props
+        self._n_bins = np.array([len(stats[n]["bin_edges"]) - 1 for n in usable], dtype="int64")
+        self._low = np.array([_number(stats[n].get("min"), -np.inf) for n in usable])
+        self._high = np.array([_number(stats[n].get("max"), np.inf) for n in usable])
+        self._mean = np.array([_number(stats[n].get("mean"), 0.0) for n in usable])
+        std = np.array([_number(stats[n].get("std"), 0.0) for n in usable])
+        self._std = np.where(std > 0.0, std, 1.0)
+        self._counts = np.zeros((len(usable), n_bins), dtype="int64")
+        self._sums = np.zeros(len(usable))
+        self._finite = np.zeros(len(usable), dtype="int64")
+        self._rows: deque[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], bool]] = deque()
+        self._ood_in_window = 0
+        self.n_seen_ = 0
+
+    def _as_array(self, x: Mapping[str, float] | npt.ArrayLike) -> npt.NDArray[np.float64]:
+        if isinstance(x, Mapping):
+            return np.array([float(x.get(n, np.nan)) for n in self.feature_names])
+        values = np.asarray(x, dtype="float64").ravel()
+        if values.size != len(self.feature_names):
+            raise ConfigError(
+                f"drift detector expects {len(self.feature_names)} features, got {values.size}"
+            )
+        return values
+
+    def update(self, x: Mapping[str, float] | npt.ArrayLike) -> Self:
+        """Add one feature row to the window (evicting the oldest beyond ``window``)."""
+        values = self._as_array(x)
+        finite = np.isfinite(values)
+        bins = np.full(values.size, -1, dtype="int64")
+        for i, edges in enumerate(self._inner_edges):
+            if finite[i]:
+                bins[i] = int(np.searchsorted(edges, values[i], side="left"))
+        ood = bool(np.any(~finite | (values < self._low) | (values > self._high)))
+        clean = np.where(finite, values, 0.0)
+        rows = np.flatnonzero(bins >= 0)
+        self._counts[rows, bins[rows]] += 1
+        self._sums += clean
+        self._finite += finite
+        self._ood_in_window += ood
+        self._rows.append((bins, clean, ood))
+        if len(self._rows) > self.window:
+            old_bins, old_clean, old_ood = self._rows.popleft()
+            old_rows = np.flatnonzero(old_bins >= 0)
+            self._counts[old_rows, old_bins[old_rows]] -= 1
+            self._sums -= old_clean
+            self._finite -= old_bins >= 0
+            self._ood_in_window -= old_ood
+        self.n_seen_ += 1
+        return self
+
+    @property
+    def n_window(self) -> int:
+        """Rows currently in the window."""
+        return len(self._rows)
+
+    @property
+    def ood_ratio(self) -> float:
+        """Share of rows in the window with a feature outside the training range (0 if empty)."""
+        return self._ood_in_window / len(self._rows) if self._rows else 0.0
+
+    @property
+    def psi(self) -> dict[str, float]:
+        """Population stability index of each feature over the window (0 while empty)."""
+        totals = self._counts.sum(axis=1)
+        out: dict[str, float] = {}
+        for i, name in enumerate(self.feature_names):
+            k = int(self._n_bins[i])
+            if totals[i] == 0:
+                out[name] = 0.0
+                continue
+            actual = np.maximum(self._counts[i, :k] / totals[i], PSI_EPSILON)
+            expected = np.maximum(self._expected[i, :k], PSI_EPSILON)
+            out[name] = float(np.sum((actual - expected) * np.log(actual / expected)))
+        return out
+
+    @property
+    def mean_shift(self) -> dict[str, float]:
+        """Window mean minus training mean, in training standard deviations, per feature."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(self._finite > 0, self._sums / np.maximum(self._finite, 1), np.nan)
+        shift = (means - self._mean) / self._std
+        return {
+            name: float(shift[i]) if np.isfinite(shift[i]) else 0.0
+            for i, name in enumerate(self.feature_names)
+        }
+
+    @property
+    def drift_detected(self) -> bool:
+        """Whether the window is full enough and its OOD ratio or any PSI is over threshold."""
+        if len(self._rows) < self.min_samples:
+            return False
+        if self.ood_ratio > self.ood_threshold:
+            return True
+        return any(value > self.psi_threshold for value in self.psi.values())
+
+    @property
+    def drifted_features(self) -> list[str]:
+        """Features whose PSI is over ``psi_threshold`` (empty before ``min_samples`` rows)."""
+        if len(self._rows) < self.min_samples:
+            return []
+        return sorted(n for n, v in self.psi.items() if v > self.psi_threshold)
+
+
+def _number(value: Any, default: float) -> float:
+    """A reference statistic as float (the JSON document stores missing ones as None)."""
+    if value is None:
+        return default
+    number = float(value)
+    return number if np.isfinite(number) else default

@@ -1,0 +1,137 @@
+"""The model in service per symbol: loading ``@champion`` from the registry behind a protocol.
+
+:class:`ServedModel` is what the hot path needs of a registered model: its input columns, the
+feature builder it was trained with, its drift reference and a ``predict`` on a feature
+frame. :class:`RegistryLoader` builds it from :func:`volcast.registry.load_model`; anything
+with ``current_version`` and ``load`` (a :class:`ModelLoader`) can stand in for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from volcast.config import FeatureParams, Params, TargetParams
+from volcast.errors import ModelError
+from volcast.features import FeatureBuilder
+from volcast.schemas import TIMESTAMP
+
+Predictor = Callable[[pd.DataFrame], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded model version with everything the service needs to score a feature row."""
+
+    symbol: str
+    interval: str
+    name: str
+    version: int
+    alias: str | None
+    run_id: str
+    input_columns: tuple[str, ...]
+    builder: FeatureBuilder
+    reference_stats: dict[str, Any]
+    predictor: Predictor
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def feature_inputs(self) -> list[str]:
+        """Input columns a caller must supply as features (all but ``timestamp``)."""
+        return [c for c in self.input_columns if c != TIMESTAMP]
+
+    @property
+    def horizon(self) -> int:
+        """Bars ahead the model forecasts."""
+        return self.builder.target.horizon
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Variance forecasts for the rows of ``X``; :class:`ModelError` if any is not finite."""
+        variance = np.asarray(self.predictor(X[list(self.input_columns)]), dtype="float64")
+        variance = variance.reshape(-1)
+        if variance.shape[0] != len(X) or not np.all(np.isfinite(variance)):
+            raise ModelError(
+                f"model {self.name} v{self.version} returned a non-finite or missing forecast",
+                symbol=self.symbol,
+                interval=self.interval,
+            )
+        clipped: np.ndarray = np.maximum(variance, 0.0)
+        return clipped
+
+
+class ModelLoader(Protocol):
+    """Where served models come from (the MLflow registry in production)."""
+
+    def current_version(self, symbol: str, interval: str) -> int | None:
+        """The version the served alias points at now (None when unset); cheap, polled."""
+
+    def load(self, symbol: str, interval: str) -> ServedModel:
+        """Load the version the served alias points at."""
+
+
+def builder_from_config(
+    feature_config: dict[str, Any], *, interval: str, params: Params
+) -> FeatureBuilder:
+    """The feature builder a model was trained with, from its logged feature config.
+
+    ``feature_config['features']`` and ``['target']`` (dumps of the parameter sections) win;
+    sections the config lacks come from ``params``.
+    """
+    features = params.features
+    target = params.target
+    if isinstance(feature_config.get("features"), dict):
+        features = FeatureParams.model_validate(feature_config["features"])
+    if isinstance(feature_config.get("target"), dict):
+        target = TargetParams.model_validate(feature_config["target"])
+    return FeatureBuilder(features=features, target=target, interval=interval)
+
+
+class RegistryLoader:
+    """Loads ``models:/volcast-<slug>-<interval>@<alias>`` through :mod:`volcast.registry`.
+
+    Scoring calls the logged model object directly (unwrapped from the pyfunc), skipping
+    MLflow's per-call schema enforcement; the input columns are the logged ``feature_names``.
+    """
+
+    def __init__(self, *, alias: str, params: Params, tracking_uri: str | None = None) -> None:
+        self.alias = alias
+        self.params = params
+        self.tracking_uri = tracking_uri
+
+    def current_version(self, symbol: str, interval: str) -> int | None:
+        """The version ``alias`` resolves to (raises RegistryError when unreachable)."""
+        from volcast.registry import resolve_alias
+
+        return resolve_alias(symbol, interval, self.alias, tracking_uri=self.tracking_uri)
+
+    def load(self, symbol: str, interval: str) -> ServedModel:
+        """Load the aliased version; NotFoundError when unset, RegistryError when down."""
+        from volcast.registry import load_model
+
+        loaded = load_model(symbol, interval, self.alias, tracking_uri=self.tracking_uri)
+        wrapper = loaded.pyfunc.unwrap_python_model()
+        model = wrapper.model
+
+        def predictor(X: pd.DataFrame) -> np.ndarray:
+            forecast: np.ndarray = np.asarray(model.predict(X), dtype="float64")
+            return forecast
+
+        return ServedModel(
+            symbol=symbol,
+            interval=interval,
+            name=loaded.name,
+            version=loaded.version,
+            alias=loaded.alias,
+            run_id=loaded.run_id,
+            input_columns=tuple(loaded.feature_names),
+            builder=builder_from_config(
+                loaded.feature_config, interval=interval, params=self.params
+            ),
+            reference_stats=loaded.reference_stats,
+            predictor=predictor,
+        )

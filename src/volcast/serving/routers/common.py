@@ -1,0 +1,19 @@
+"""Response builders shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from volcast.serving.holder import ServedModel
+from volcast.serving.schemas import ErrorResponse, ModelRef
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Bad input (named in detail)"},
+    404: {"model": ErrorResponse, "description": "Unknown symbol, interval or forecast"},
+    503: {"model": ErrorResponse, "description": "No model in service for the instrument"},
+}
+
+
+def model_ref(model: ServedModel) -> ModelRef:
+    """The public reference of a served model."""
+    return ModelRef(name=model.name, version=model.version, alias=model.alias, run_id=model.run_id)

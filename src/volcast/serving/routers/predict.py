@@ -1,0 +1,171 @@
+"""Forecasts: by symbol from the latest stored bars, or from explicit features; batches."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pandas as pd
+from fastapi import APIRouter
+
+from volcast.errors import VolcastError
+from volcast.serving import metrics
+from volcast.serving.deps import ServiceDep
+from volcast.serving.routers.common import ERRORS, model_ref
+from volcast.serving.schemas import (
+    Baseline,
+    BatchRequest,
+    BatchResponse,
+    DriftFlags,
+    PredictRequest,
+    PredictResponse,
+)
+from volcast.serving.service import (
+    Entry,
+    ForecastService,
+    ModelUnavailableError,
+    annualize,
+    require_model,
+)
+
+router = APIRouter(tags=["predict"])
+
+
+def _response(
+    service: ForecastService,
+    entry: Entry,
+    *,
+    as_of: pd.Timestamp,
+    variance: float,
+    baseline: float | None,
+    mode: str,
+) -> PredictResponse:
+    model = require_model(entry)
+    volatility, annual = annualize(variance, entry.interval)
+    base = None
+    if baseline is not None:
+        b_vol, b_annual = annualize(baseline, entry.interval)
+        base = Baseline(variance=baseline, volatility=b_vol, annualized_volatility=b_annual)
+    step = pd.Timedelta(entry.interval)
+    metrics.PREDICTIONS.labels(entry.symbol, entry.interval, mode).inc()
+    return PredictResponse(
+        symbol=entry.symbol,
+        interval=entry.interval,
+        as_of=as_of.to_pydatetime(),
+        target_time=(as_of + step * model.horizon).to_pydatetime(),
+        horizon=model.horizon,
+        variance=variance,
+        volatility=volatility,
+        annualized_volatility=annual,
+        model=model_ref(model),
+        baseline=base,
+        drift=DriftFlags(**service.drift_state(entry)),
+        input="bars" if mode == "bars" else "features",
+        synthetic=entry.bars.synthetic if entry.bars is not None else False,
+    )
+
+
+def _from_bars(service: ForecastService, entry: Entry) -> PredictResponse:
+    require_model(entry)
+    forecast = entry.forecast
+    if forecast is None:
+        raise ModelUnavailableError(
+            f"no forecast for {entry.symbol} {entry.interval}: "
+            f"{entry.forecast_error or 'no stored bars'}",
+            symbol=entry.symbol,
+            interval=entry.interval,
+        )
+    return _response(
+        service,
+        entry,
+        as_of=forecast.as_of,
+        variance=forecast.variance,
+        baseline=entry.baseline,
+        mode="bars",
+    )
+
+
+def _as_of(entry: Entry, request: PredictRequest) -> pd.Timestamp:
+    if request.as_of is not None:
+        stamp = pd.Timestamp(request.as_of)
+        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    if entry.bars is not None:
+        return entry.bars.last_timestamp
+    return pd.Timestamp.now(tz="UTC").floor(pd.Timedelta(entry.interval))
+
+
+def _count_error(entry: Entry | None, request: PredictRequest, exc: VolcastError) -> None:
+    symbol = entry.symbol if entry is not None else request.symbol
+    interval = entry.interval if entry is not None else (request.interval or "")
+    metrics.PREDICTION_ERRORS.labels(symbol, interval, type(exc).__name__).inc()
+
+
+def _forecast_many(
+    service: ForecastService, requests: list[PredictRequest]
+) -> list[PredictResponse]:
+    """Answer requests in order; explicit-feature rows of one instrument are scored together."""
+    entries: list[Entry] = []
+    for index, request in enumerate(requests):
+        try:
+            entries.append(service.resolve(request.symbol, request.interval))
+        except VolcastError as exc:
+            _count_error(None, request, exc)
+            if len(requests) > 1:
+                exc.context["item"] = index
+            raise
+    out: list[PredictResponse | None] = [None] * len(requests)
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, (request, entry) in enumerate(zip(requests, entries, strict=True)):
+        try:
+            if request.features is None:
+                out[index] = _from_bars(service, entry)
+            else:
+                groups[(entry.symbol, entry.interval)].append(index)
+        except VolcastError as exc:
+            _count_error(entry, request, exc)
+            if len(requests) > 1:
+                exc.context["item"] = index
+            raise
+    for indices in groups.values():
+        entry = entries[indices[0]]
+        rows = [dict(requests[i].features or {}) for i in indices]
+        stamps = [_as_of(entry, requests[i]) for i in indices]
+        try:
+            variances = service.predict_features(entry, rows, stamps)
+            baselines = service.baseline_for(entry, rows, stamps)
+        except VolcastError as exc:
+            _count_error(entry, requests[indices[0]], exc)
+            if len(requests) > 1:
+                exc.context["items"] = ",".join(str(i) for i in indices)
+            raise
+        for k, i in enumerate(indices):
+            out[i] = _response(
+                service,
+                entry,
+                as_of=stamps[k],
+                variance=float(variances[k]),
+                baseline=baselines[k],
+                mode="features",
+            )
+    return [item for item in out if item is not None]
+
+
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    summary="Forecast next-bar variance and volatility",
+    responses=ERRORS,
+)
+async def predict(request: PredictRequest, service: ServiceDep) -> PredictResponse:
+    """By symbol from the latest stored bars (omit ``features``), or from explicit features."""
+    return _forecast_many(service, [request])[0]
+
+
+@router.post(
+    "/predict/batch",
+    response_model=BatchResponse,
+    summary="Several forecasts in one call (bounded size)",
+    responses=ERRORS,
+)
+async def predict_batch(batch: BatchRequest, service: ServiceDep) -> BatchResponse:
+    """Answers every item in order; the first bad item fails the batch and is named."""
+    return BatchResponse(items=_forecast_many(service, list(batch.items)))

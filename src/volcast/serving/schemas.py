@@ -1,0 +1,203 @@
+"""Request and response models of the forecast API (separate classes for each direction)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat
+
+from volcast.errors import ConfigError
+from volcast.schemas import interval_seconds
+from volcast.serving.settings import MAX_BATCH_SIZE
+
+
+def _check_interval(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            interval_seconds(value)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from exc
+    return value
+
+
+Symbol = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=64, description="Instrument, e.g. EUR/USD", examples=["EUR/USD"]
+    ),
+]
+Interval = Annotated[
+    str | None,
+    Field(
+        default=None,
+        max_length=16,
+        description="Bar interval (1h, 15min, 1d...); optional when one is stored",
+        examples=["1h"],
+    ),
+    AfterValidator(_check_interval),
+]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PredictRequest(_Request):
+    """A forecast by symbol (from the latest stored bars) or from explicit features."""
+
+    symbol: Symbol
+    interval: Interval = None
+    features: dict[str, FiniteFloat] | None = Field(
+        default=None,
+        max_length=1000,
+        description="Feature values by name (see GET /model/info); omit to use the stored bars",
+    )
+    as_of: datetime | None = Field(
+        default=None,
+        description="Bar the explicit features describe (UTC); default: the latest stored bar",
+    )
+
+
+class BatchRequest(_Request):
+    """Up to ``MAX_BATCH_SIZE`` forecast requests answered together."""
+
+    items: list[PredictRequest] = Field(min_length=1, max_length=MAX_BATCH_SIZE)
+
+
+class FeedbackRequest(_Request):
+    """The realized variance of a bar the service forecast earlier."""
+
+    symbol: Symbol
+    interval: Interval = None
+    as_of: datetime = Field(description="Bar the forecast was made at (``as_of`` of /predict)")
+    realized_variance: FiniteFloat = Field(gt=0.0, description="Realized variance of the bar")
+
+
+class ModelRef(BaseModel):
+    """The registered model that made a forecast."""
+
+    name: str
+    version: int
+    alias: str | None
+    run_id: str
+
+
+class Baseline(BaseModel):
+    """The HAR baseline's forecast for the same bar (refit on the stored bars)."""
+
+    name: Literal["har"] = "har"
+    variance: float
+    volatility: float
+    annualized_volatility: float
+
+
+class DriftFlags(BaseModel):
+    """Input drift over the recent window of feature rows."""
+
+    detected: bool
+    ood_ratio: float
+    drifted_features: list[str]
+    window: int
+
+
+class PredictResponse(BaseModel):
+    """A next-bar variance forecast with its volatility, model and baseline."""
+
+    symbol: str
+    interval: str
+    as_of: datetime = Field(description="Bar the forecast is made at")
+    target_time: datetime = Field(description="Start of the last bar forecast (as_of + horizon)")
+    horizon: int
+    variance: float
+    volatility: float
+    annualized_volatility: float
+    model: ModelRef
+    baseline: Baseline | None
+    drift: DriftFlags
+    input: Literal["bars", "features"]
+    synthetic: bool = Field(description="Whether the stored bars are synthetic (sample source)")
+
+
+class BatchResponse(BaseModel):
+    """One response per item, in order."""
+
+    items: list[PredictResponse]
+
+
+class FeedbackResponse(BaseModel):
+    """The loss of the forecast against the realized value."""
+
+    symbol: str
+    interval: str
+    as_of: datetime
+    realized_variance: float
+    forecast_variance: float
+    baseline_variance: float | None
+    qlike: float
+    rolling_qlike: float
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    status: Literal["ok"] = "ok"
+    uptime_seconds: float
+
+
+class InstrumentStatus(BaseModel):
+    """Served state of one instrument."""
+
+    symbol: str
+    interval: str
+    model: ModelRef | None
+    model_error: str | None
+    last_bar: datetime | None
+    data_age_seconds: float | None
+    stale: bool
+    synthetic: bool
+    forecast_ready: bool
+
+
+class Readiness(BaseModel):
+    """Readiness: ready when at least one instrument can be forecast."""
+
+    status: Literal["ready", "degraded", "unavailable"]
+    reasons: list[str]
+    registry_reachable: bool | None
+    instruments: list[InstrumentStatus]
+
+
+class ModelDetail(BaseModel):
+    """A served model and the inputs it expects."""
+
+    symbol: str
+    interval: str
+    model: ModelRef
+    horizon: int
+    feature_names: list[str]
+    required_history: int
+    feature_config: dict[str, object]
+    loaded_at: datetime
+
+
+class ModelInfo(BaseModel):
+    """Every served model."""
+
+    models: list[ModelDetail]
+
+
+class ReloadResponse(BaseModel):
+    """What an admin reload changed."""
+
+    reloaded: list[str]
+    data_refreshed: list[str]
+    registry_reachable: bool | None
+
+
+class ErrorResponse(BaseModel):
+    """A clear error: what went wrong, the error class and its context."""
+
+    detail: str
+    error: str
+    context: dict[str, str] = Field(default_factory=dict)
