@@ -141,7 +141,14 @@ def _corrupt(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 @pytest.mark.parametrize(
     "kind",
-    ["null_ratio", "ohlc_consistency", "duplicates", "schema", "positive_prices", "required_columns"],
+    [
+        "null_ratio",
+        "ohlc_consistency",
+        "duplicates",
+        "schema",
+        "positive_prices",
+        "required_columns",
+    ],
 )
 def test_corrupted_input_fails_and_changes_nothing(
     kind: str, curated: tuple[Path, pd.DataFrame], tmp_path: Path

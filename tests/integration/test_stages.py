@@ -20,7 +20,7 @@ from volcast.storage import Layout, Storage
 
 @dataclass
 class ReplayLiveSource:
-    """A live source that serves fixed bars (the HTTP clients have their own replay-server tests)."""
+    """A live source serving fixed bars (the HTTP clients have their own replay-server tests)."""
 
     bars: pd.DataFrame
     name: str = "replay"
@@ -75,7 +75,10 @@ def test_stale_live_data_fails_freshness_and_writes_nothing(data_dir: Path) -> N
         )
     assert info.value.failed_checks == ["freshness"]
     assert "freshness" in str(info.value)
-    assert (storage.read_bytes(layout.curated_bars), storage.read_bytes(layout.curated_meta)) == before
+    assert (
+        storage.read_bytes(layout.curated_bars),
+        storage.read_bytes(layout.curated_meta),
+    ) == before
     report = storage.read_json(layout.quality_report)
     assert report["passed"] is False
 
