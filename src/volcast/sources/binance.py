@@ -1,6 +1,8 @@
 """Binance spot ``/api/v3/klines`` client (public market data, no key).
 
-Quirks handled: symbols without separator (``BTC/USDT`` -> ``BTCUSDT``); klines are arrays
+Quirks handled: symbols without separator (``BTC/USDT`` -> ``BTCUSDT``); Binance.com has no
+USD quote, so a volcast pair quoted in USD (``BTC/USD``) is fetched as its USDT pair
+(``BTCUSDT``), which tracks the dollar closely but is not the same price; klines are arrays
 ``[openTime ms, "open", "high", "low", "close", "volume", closeTime, ...]`` with prices as
 strings; at most 1000 per request, paged forward with ``startTime``; HTTP 429 (request
 weight exceeded) and 418 (IP banned after ignoring 429s) come with ``Retry-After`` seconds,
@@ -48,15 +50,23 @@ INTERVALS = {
 
 
 def binance_symbol(symbol: str) -> str:
-    """``BTCUSDT`` from ``BTC/USDT``, ``btc-usdt`` or ``BTCUSDT``."""
-    compact = re.sub(r"[^A-Za-z0-9]", "", symbol).upper()
-    if not compact:
+    """``BTCUSDT`` from ``BTC/USDT``, ``btc-usdt``, ``BTCUSDT`` or ``BTC/USD``.
+
+    A pair written with a separator and quoted in ``USD`` maps to the ``USDT`` pair, since
+    Binance.com lists no USD quote. A compact symbol is taken as Binance's own pair name and
+    never rewritten (``BTCUSD`` stays ``BTCUSD``: only the separator tells base from quote,
+    and ``ETHBUSD`` also ends in ``USD``).
+    """
+    parts = [part for part in re.split(r"[^A-Za-z0-9]+", symbol.upper()) if part]
+    if not parts:
         raise ConfigError(
             f"binance cannot use symbol {symbol!r}; use a pair such as BTC/USDT",
             provider="binance",
             symbol=symbol,
         )
-    return compact
+    if len(parts) == 2 and parts[1] == "USD":
+        parts[1] = "USDT"
+    return "".join(parts)
 
 
 def _ms(ts: pd.Timestamp) -> int:
@@ -64,7 +74,11 @@ def _ms(ts: pd.Timestamp) -> int:
 
 
 class BinanceSource(HttpSource):
-    """Spot klines from Binance (``BTC/USDT`` and other listed pairs)."""
+    """Spot klines from Binance (``BTC/USDT`` and other listed pairs).
+
+    ``symbol`` goes through :func:`binance_symbol`: ``BTC/USD`` is fetched as ``BTCUSDT``
+    (Binance.com quotes in USDT), ``BTC/USDT`` and ``BTCUSDT`` are used as they are.
+    """
 
     name: str = "binance"
     key_env_var: ClassVar[str | None] = None

@@ -85,6 +85,12 @@ def test_retry_after_beyond_the_limit_fails_at_once(server: ReplayServer, sleeps
         ("btc-usdt", "1min", "BTCUSDT", "1m"),
         ("ETHBTC", "1w", "ETHBTC", "1w"),
         ("SOL/USDT", "4h", "SOLUSDT", "4h"),
+        ("BTC/USD", "1h", "BTCUSDT", "1h"),
+        ("eth-usd", "1d", "ETHUSDT", "1d"),
+        ("BTC/USDT", "1h", "BTCUSDT", "1h"),
+        ("BTCUSDT", "1h", "BTCUSDT", "1h"),
+        ("BTCUSD", "1h", "BTCUSD", "1h"),
+        ("ETH/BUSD", "1h", "ETHBUSD", "1h"),
     ],
 )
 def test_symbol_and_interval_mapping(
@@ -96,6 +102,16 @@ def test_symbol_and_interval_mapping(
         pair,
         kline,
     )
+
+
+def test_usd_pair_fetches_the_usdt_klines(server: ReplayServer, sleeps: Sleeps) -> None:
+    """BTC/USD (Binance.com has no USD quote) yields exactly the bars of BTC/USDT."""
+    server.always(CASE.path, emulate_klines())
+    usd = CASE.make(server, sleeps).fetch(symbol="BTC/USD", interval="1h")
+    usdt = CASE.make(server, sleeps).fetch(symbol="BTC/USDT", interval="1h")
+    assert {r.query["symbol"] for r in server.requests} == {"BTCUSDT"}
+    assert len(usd) == 48
+    pd.testing.assert_frame_equal(usd, usdt)
 
 
 def test_rate_limit_spaces_the_pages(server: ReplayServer, sleeps: Sleeps) -> None:
