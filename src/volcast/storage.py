@@ -47,7 +47,10 @@ class Storage:
         self.remote = _is_remote(self.root)
         if self.remote:
             protocol = self.root.split("://", 1)[0]
-            self.fs = fsspec.filesystem(protocol, **(storage_options or {}))
+            # No listing cache: another process (pipeline vs API) may write between two reads,
+            # and a cached listing would hide new files and give stale sizes of overwritten ones.
+            options = {"use_listings_cache": False, **(storage_options or {})}
+            self.fs = fsspec.filesystem(protocol, **options)
         else:
             self.root = str(Path(self.root.removeprefix("file://")).resolve())
             self.fs = fsspec.filesystem("file")
@@ -117,7 +120,12 @@ class Storage:
     def write_parquet(self, relpath: str, frame: pd.DataFrame) -> str:
         """Write ``frame`` as Parquet, atomically (serialised in memory, then one write)."""
         buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False, engine="pyarrow")
+        try:
+            frame.to_parquet(buffer, index=False, engine="pyarrow")
+        except Exception as exc:  # pyarrow's ArrowInvalid / ArrowTypeError / ValueError
+            raise StorageError(
+                f"cannot write {self.url(relpath)}: frame is not serialisable as Parquet: {exc}"
+            ) from exc
         return self.write_bytes(relpath, buffer.getvalue())
 
     def list(self, relpath: str) -> list[str]:
