@@ -31,7 +31,7 @@ def test_dvc_repro_and_push(tmp_path: Path) -> None:
     shutil.copy(REPO_ROOT / "dvc.yaml", repo / "dvc.yaml")
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     params["sample"]["n_bars"] = 800  # keep the run short; the stages are the same
-    params["profile"]["enabled"] = False
+    params["profile"]["max_rows"] = 300
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     env = {
         **os.environ,
@@ -49,6 +49,7 @@ def test_dvc_repro_and_push(tmp_path: Path) -> None:
     assert "Running stage 'features'" in first.stdout
     dataset = repo / "data" / "datasets" / "eurusd" / "1h" / "features.parquet"
     assert dataset.exists()
+    assert (repo / "data" / "reports" / "profile" / "eurusd_1h.html").exists()
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     assert set(lock["stages"]) == {"ingest", "validate", "features"}
     assert lock["stages"]["features"]["params"]["params.yaml"]["target"]["estimator"] == (
