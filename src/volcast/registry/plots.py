@@ -1,0 +1,79 @@
+"""PNG figures logged with each training run: forecast vs realized, feature importance.
+
+Figures are drawn on matplotlib's Agg canvas without pyplot, so no display or global state is
+involved and the functions are safe in worker threads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from volcast.errors import ConfigError
+from volcast.schemas import TIMESTAMP
+
+FORECAST_COLUMN = "forecast_variance"
+REALIZED_COLUMN = "realized_variance"
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, format="png", dpi=100)
+    return path
+
+
+def forecast_plot(
+    predictions: pd.DataFrame,
+    path: Path,
+    *,
+    title: str = "Forecast vs realized volatility",
+    max_points: int = 2000,
+) -> Path:
+    """Draw forecast and realized volatility (square roots of the variances) over time.
+
+    ``predictions`` has the backtest columns ``forecast_variance`` and ``realized_variance``
+    and, if present, ``timestamp`` for the x axis (else its index). Only the last
+    ``max_points`` rows are drawn so the plot stays readable.
+    """
+    missing = [c for c in (FORECAST_COLUMN, REALIZED_COLUMN) if c not in predictions.columns]
+    if missing:
+        raise ConfigError(f"predictions frame lacks column(s) {', '.join(missing)}")
+    if predictions.empty:
+        raise ConfigError("predictions frame is empty: nothing to plot")
+    tail = predictions.tail(max_points)
+    x = tail[TIMESTAMP] if TIMESTAMP in tail.columns else tail.index
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(x, np.sqrt(tail[REALIZED_COLUMN].clip(lower=0)), lw=0.6, alpha=0.6, label="realized")
+    ax.plot(x, np.sqrt(tail[FORECAST_COLUMN].clip(lower=0)), lw=1.0, label="forecast")
+    ax.set_title(title)
+    ax.set_ylabel("volatility per bar")
+    ax.legend(loc="upper right")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def importance_plot(
+    importance: pd.Series,
+    path: Path,
+    *,
+    title: str = "Feature importance",
+    top: int = 20,
+) -> Path:
+    """Draw the ``top`` features by absolute importance as a horizontal bar chart."""
+    if importance.empty:
+        raise ConfigError("feature importance is empty: nothing to plot")
+    values = importance.astype("float64")
+    ranked = values.reindex(values.abs().sort_values(ascending=False).index).head(top)[::-1]
+    fig = Figure(figsize=(8, max(2.5, 0.3 * len(ranked) + 1)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.barh([str(i) for i in ranked.index], ranked.to_numpy())
+    ax.set_title(title)
+    ax.set_xlabel("importance")
+    return _save(fig, path)

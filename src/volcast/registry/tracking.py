@@ -1,0 +1,364 @@
+"""MLflow tracking and registry: log a training run, register it, resolve aliases, load models.
+
+This package is the only part of volcast that imports mlflow. The tracking URI comes from
+``MLFLOW_TRACKING_URI`` (settings), else a SQLite store under the data directory; for such a
+local store, experiments keep their artefacts in ``mlartifacts/`` beside the database rather
+than in the working directory. Every MLflow failure surfaces as
+:class:`~volcast.errors.RegistryError` (or :class:`~volcast.errors.NotFoundError` for a
+missing model or alias) naming the model and the action.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from volcast.config import get_settings
+from volcast.errors import NotFoundError, RegistryError, StorageError
+from volcast.registry.pyfunc import VarianceModel, VolcastPyfunc
+from volcast.schemas import slugify
+
+CHAMPION: Final = "champion"
+CHALLENGER: Final = "challenger"
+MODEL_ARTIFACT: Final = "model"
+INPUT_EXAMPLE_ROWS: Final = 5
+_NOT_FOUND_CODES: Final = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+_MAX_PARAM_CHARS: Final = 6000
+_SERVING_REQUIREMENTS: Final = (
+    "mlflow",
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "lightgbm",
+    "arch",
+    "cloudpickle",
+)
+
+
+def model_name(symbol: str, interval: str) -> str:
+    """Registered model name ``volcast-<slug>-<interval>`` (EUR/USD 1h -> volcast-eurusd-1h)."""
+    return f"volcast-{slugify(symbol)}-{interval}"
+
+
+def experiment_name(symbol: str, interval: str) -> str:
+    """The experiment holding every training run of one instrument and interval."""
+    return model_name(symbol, interval)
+
+
+def configure(tracking_uri: str | None = None) -> str:
+    """Point MLflow's tracking and registry at ``tracking_uri`` (default from settings).
+
+    For a SQLite URI the database's directory is created. Returns the URI in use.
+    """
+    uri = tracking_uri or get_settings().tracking_uri()
+    db_path = _sqlite_path(uri)
+    if db_path is not None:
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the MLflow store directory: {exc}") from exc
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri.removeprefix("sqlite:///")).resolve()
+
+
+def client(tracking_uri: str | None = None) -> MlflowClient:
+    """An MLflow client on the configured tracking and registry URI."""
+    uri = configure(tracking_uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@contextmanager
+def mlflow_errors(action: str, **context: Any) -> Iterator[None]:
+    """Turn MLflow exceptions into volcast errors naming ``action`` and ``context``."""
+    try:
+        yield
+    except MlflowException as exc:
+        code = str(getattr(exc, "error_code", ""))
+        if code in _NOT_FOUND_CODES and "not found" in str(exc).lower():
+            raise NotFoundError(f"{action}: {exc.message}", **context) from exc
+        raise RegistryError(f"{action} failed: {exc.message}", **context) from exc
+    except OSError as exc:
+        raise RegistryError(f"{action} failed: {exc}", **context) from exc
+
+
+def git_commit() -> str | None:
+    """The commit volcast runs from: ``git rev-parse HEAD`` in the source tree, else CI vars."""
+    for var in ("VOLCAST_GIT_COMMIT", "GITHUB_SHA", "GIT_COMMIT"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and commit else None
+
+
+def _ensure_experiment(mlflow_client: MlflowClient, name: str, uri: str) -> str:
+    experiment = mlflow_client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    artifact_location = None
+    db_path = _sqlite_path(uri)
+    if db_path is not None:
+        artifact_location = (db_path.parent / "mlartifacts" / name).as_uri()
+    try:
+        return str(mlflow_client.create_experiment(name, artifact_location=artifact_location))
+    except MlflowException:
+        # Another process created it between our lookup and create.
+        experiment = mlflow_client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return str(experiment.experiment_id)
+
+
+def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{full}."))
+        else:
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            flat[full] = text[:_MAX_PARAM_CHARS]
+    return flat
+
+
+def _pip_requirements() -> list[str]:
+    pins = []
+    for dist in _SERVING_REQUIREMENTS:
+        try:
+            pins.append(f"{dist}=={importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def _example_rows(input_example: pd.DataFrame, feature_names: list[str]) -> pd.DataFrame:
+    rows = input_example[feature_names]
+    complete = rows.dropna()
+    return (complete if not complete.empty else rows).head(INPUT_EXAMPLE_ROWS)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Where a training run and its registered model version landed."""
+
+    run_id: str
+    experiment_id: str
+    experiment_name: str
+    model_name: str
+    version: int
+    model_uri: str
+    artifact_uri: str
+
+
+def log_training_run(
+    *,
+    symbol: str,
+    interval: str,
+    source: str,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    model: VarianceModel,
+    feature_config: dict[str, Any],
+    reference_stats: dict[str, Any],
+    input_example: pd.DataFrame,
+    artifacts: Mapping[str, Path],
+    tags: Mapping[str, str],
+    dataset_hash: str,
+    tracking_uri: str | None = None,
+) -> RunInfo:
+    """Log one training run, register its model and point the ``challenger`` alias at it.
+
+    Nested ``params`` are flattened with dots; ``metrics`` with a None value are skipped.
+    ``artifacts`` maps a directory inside the run's artefacts (``plots``, ``reports``, ...)
+    to a file or directory to upload there. ``feature_config`` must hold ``feature_names``;
+    ``symbol`` and ``interval`` are added to it. The model is logged as a
+    :class:`VolcastPyfunc` with a signature inferred from ``input_example`` (its first complete
+    rows also become the input example, hence ``serving_input_example.json``), and the run is
+    tagged with the git commit, dataset hash, source, symbol and interval.
+    """
+    name = model_name(symbol, interval)
+    context = {"symbol": symbol, "interval": interval, "model": name}
+    for key, path in artifacts.items():
+        if not Path(path).exists():
+            raise NotFoundError(f"artefact {key!r} does not exist: {path}", **context)
+    if "feature_names" not in feature_config:
+        raise RegistryError("feature_config must list feature_names", **context)
+    config = {**feature_config, "symbol": symbol, "interval": interval}
+    wrapper = VolcastPyfunc(model, feature_config=config, reference_stats=reference_stats)
+    example = _example_rows(input_example, wrapper.feature_names)
+    signature = infer_signature(example, wrapper.predict(None, example))
+    commit = git_commit()
+    run_tags = {
+        **tags,
+        "symbol": symbol,
+        "interval": interval,
+        "source": source,
+        "dataset_hash": dataset_hash,
+        "git_commit": commit or "unknown",
+    }
+    if commit:
+        run_tags["mlflow.source.git.commit"] = commit
+
+    uri = configure(tracking_uri)
+    mlflow_client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with mlflow_errors("logging the training run", **context):
+        experiment_id = _ensure_experiment(mlflow_client, experiment_name(symbol, interval), uri)
+        with mlflow.start_run(experiment_id=experiment_id, tags=run_tags) as run:
+            mlflow.log_params(_flatten(params))
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
+            for key, path in artifacts.items():
+                if Path(path).is_dir():
+                    mlflow.log_artifacts(str(path), artifact_path=key)
+                else:
+                    mlflow.log_artifact(str(path), artifact_path=key)
+            mlflow.log_dict(config, "model_config/feature_config.json")
+            mlflow.log_dict(reference_stats, "model_config/reference_stats.json")
+            info = mlflow.pyfunc.log_model(
+                name=MODEL_ARTIFACT,
+                python_model=wrapper,
+                signature=signature,
+                input_example=example,
+                pip_requirements=_pip_requirements(),
+                metadata={"symbol": symbol, "interval": interval, "dataset_hash": dataset_hash},
+            )
+        version_tags = {k: v for k, v in run_tags.items() if not k.startswith("mlflow.")}
+        registered = mlflow.register_model(info.model_uri, name, tags=version_tags)
+        version = int(registered.version)
+        mlflow_client.set_registered_model_alias(name, CHALLENGER, str(version))
+        return RunInfo(
+            run_id=run.info.run_id,
+            experiment_id=experiment_id,
+            experiment_name=experiment_name(symbol, interval),
+            model_name=name,
+            version=version,
+            model_uri=f"models:/{name}/{version}",
+            artifact_uri=str(run.info.artifact_uri),
+        )
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered volcast model loaded for scoring, with what serving and drift need.
+
+    ``pyfunc`` is the MLflow ``PyFuncModel``; :meth:`predict` goes through it, so inputs
+    are checked against the logged signature.
+    """
+
+    pyfunc: Any
+    name: str
+    version: int
+    alias: str | None
+    run_id: str
+    model_uri: str
+    feature_config: dict[str, Any]
+    reference_stats: dict[str, Any]
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The model's input columns, in order."""
+        return [str(name) for name in self.feature_config["feature_names"]]
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Variance, volatility and annualised volatility for each feature row."""
+        result = self.pyfunc.predict(features[self.feature_names])
+        return pd.DataFrame(result)
+
+
+def resolve_alias(
+    symbol: str, interval: str, alias: str, *, tracking_uri: str | None = None
+) -> int | None:
+    """The version number ``alias`` points at, or None when the alias (or model) is unset."""
+    name = model_name(symbol, interval)
+    try:
+        with mlflow_errors(f"resolving {name}@{alias}", symbol=symbol, interval=interval):
+            mv = client(tracking_uri).get_model_version_by_alias(name, alias)
+    except NotFoundError:
+        return None
+    return int(mv.version)
+
+
+def load_model(
+    symbol: str,
+    interval: str,
+    alias: str | None = CHAMPION,
+    *,
+    version: int | None = None,
+    tracking_uri: str | None = None,
+) -> LoadedModel:
+    """Load ``models:/<name>@<alias>`` (or a given ``version``) with its metadata.
+
+    Raises :class:`~volcast.errors.NotFoundError` when the model or alias does not exist and
+    :class:`~volcast.errors.RegistryError` when the registry cannot be reached.
+    """
+    name = model_name(symbol, interval)
+    context = {"symbol": symbol, "interval": interval, "model": name, "alias": alias}
+    mlflow_client = client(tracking_uri)
+    with mlflow_errors(f"loading {name}", **context):
+        if version is not None:
+            mv = mlflow_client.get_model_version(name, str(version))
+            uri = f"models:/{name}/{version}"
+            alias = None
+        elif alias is not None:
+            mv = mlflow_client.get_model_version_by_alias(name, alias)
+            uri = f"models:/{name}@{alias}"
+        else:
+            raise RegistryError("load_model needs an alias or a version", **context)
+        pyfunc = mlflow.pyfunc.load_model(uri)
+    wrapper = pyfunc.unwrap_python_model()
+    if not isinstance(wrapper, VolcastPyfunc):
+        raise RegistryError(
+            f"{uri} is not a volcast model (found {type(wrapper).__name__})", **context
+        )
+    return LoadedModel(
+        pyfunc=pyfunc,
+        name=name,
+        version=int(mv.version),
+        alias=alias,
+        run_id=str(mv.run_id),
+        model_uri=uri,
+        feature_config=dict(wrapper.feature_config),
+        reference_stats=dict(wrapper.reference_stats),
+    )
+
+
+def model_artifacts_dir(loaded: LoadedModel, *, dst: Path | None = None) -> Path:
+    """Download the logged model directory (MLmodel, serving_input_example.json, ...)."""
+    target = dst or Path(tempfile.mkdtemp(prefix="volcast-model-"))
+    with mlflow_errors(f"downloading {loaded.model_uri}", model=loaded.name):
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{loaded.name}/{loaded.version}", dst_path=str(target)
+        )
+    return Path(local)
