@@ -17,7 +17,7 @@ from volcast.features import build_dataset
 from volcast.models import HarModel, LightGbmModel
 from volcast.registry import CHAMPION, log_training_run, reference_statistics
 from volcast.schemas import TIMESTAMP
-from volcast.serving import create_app, default_service
+from volcast.serving.app import create_app, default_service
 from volcast.serving.service import ForecastService
 from volcast.serving.settings import ServingSettings
 from volcast.storage import Layout, Storage, content_hash
@@ -100,8 +100,10 @@ def train_and_register(
     train.attrs["feature_names"] = names
     X = train.drop(columns=["target"])
     if kind == "har":
-        model = HarModel(interval=interval).fit(X, train["target"])
-        inputs = [TIMESTAMP, *model.columns_]
+        # seasonal=False: the registry cannot log a timestamp input yet (MLflow schema inference
+        # rejects tz-aware datetimes)
+        model = HarModel(interval=interval, seasonal=False).fit(X, train["target"])
+        inputs = list(model.columns_)
     else:
         model = LightGbmModel(params={"n_estimators": 30, "num_leaves": 7}, n_jobs=1).fit(
             X, train["target"]

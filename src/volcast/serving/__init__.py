@@ -1,9 +1,6 @@
 """The forecast service: FastAPI app, model holder, in-memory bars, Prometheus metrics.
 
-``create_app()`` builds the app; ``volcast serve`` (:mod:`volcast.serving.cli_serve`) runs it
-under uvicorn with one or more workers.
+:func:`volcast.serving.app.create_app` builds the app; ``volcast serve``
+(:mod:`volcast.serving.cli_serve`) runs it under uvicorn with one or more workers. Nothing is
+imported here: ``prometheus_client`` must not load before ``PROMETHEUS_MULTIPROC_DIR`` is set.
 """
-
-from volcast.serving.app import create_app, default_service
-
-__all__ = ["create_app", "default_service"]

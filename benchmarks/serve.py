@@ -1,0 +1,210 @@
+"""Serving benchmark: `volcast serve` vs `mlflow models serve` on the same champion.
+
+Builds a throwaway world (SYNTHETIC sample bars, a LightGBM champion in a SQLite MLflow
+registry), starts both servers on loopback with one worker each, and drives each with the
+same bounded async httpx load (concurrency 1 and 16, a fixed number of requests). volcast
+answers a forecast *by symbol* (``{"symbol": "EUR/USD"}``: features from its in-memory
+bars); mlflow gets the ready-made feature row (``dataframe_split``), which favours mlflow.
+Prints throughput, p50/p95/p99 latency and resident memory (server process tree) of both,
+and their ratios.
+
+    uv run python benchmarks/serve.py [--requests 2000] [--bars 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+from mlflow import MlflowClient
+
+from volcast.config import Params
+from volcast.features import build_dataset
+from volcast.models import LightGbmModel
+from volcast.registry import CHAMPION, log_training_run, reference_statistics
+from volcast.schemas import TIMESTAMP
+from volcast.sources.sample import SampleSource
+from volcast.storage import Layout, Storage, content_hash
+
+SYMBOL, INTERVAL = "EUR/USD", "1h"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def build_world(root: Path, n_bars: int) -> tuple[str, dict[str, object]]:
+    """Store sample bars, register a LightGBM champion; returns (tracking URI, mlflow body)."""
+    params = Params()
+    bars = SampleSource(n_bars=n_bars, seed=7, start="2024-01-01T00:00:00Z", regime_shift_at=None)
+    frame = bars.generate(symbol=SYMBOL, interval=INTERVAL)
+    storage = Storage(root / "data")
+    layout = Layout(SYMBOL, INTERVAL)
+    storage.write_parquet(layout.curated_bars, frame)
+    storage.write_json(
+        layout.curated_meta,
+        {
+            "symbol": SYMBOL,
+            "interval": INTERVAL,
+            "source": "sample",
+            "live": False,
+            "synthetic": True,
+            "rows": len(frame),
+            "last_timestamp": frame[TIMESTAMP].iloc[-1].isoformat(),
+            "content_hash": content_hash(frame),
+        },
+    )
+    data = build_dataset(frame, features=params.features, target=params.target, interval=INTERVAL)
+    names = list(data.attrs["feature_names"])
+    train = data.dropna(subset=[*names, "target"]).reset_index(drop=True)
+    train.attrs["feature_names"] = names
+    X = train.drop(columns=["target"])
+    model = LightGbmModel(params=dict(params.train.lightgbm), n_jobs=1).fit(X, train["target"])
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    info = log_training_run(
+        symbol=SYMBOL,
+        interval=INTERVAL,
+        source="sample",
+        params={"model": "lightgbm"},
+        metrics={},
+        model=model,
+        feature_config={
+            "feature_names": names,
+            "features": params.features.model_dump(mode="json"),
+            "target": params.target.model_dump(mode="json"),
+        },
+        reference_stats=reference_statistics(train[names]),
+        input_example=X,
+        artifacts={},
+        tags={},
+        dataset_hash=content_hash(frame),
+        tracking_uri=uri,
+    )
+    MlflowClient(uri, uri).set_registered_model_alias(info.model_name, CHAMPION, str(info.version))
+    last = data[names].iloc[[-1]]
+    body = {"dataframe_split": json.loads(last.to_json(orient="split", index=False))}
+    return uri, body
+
+
+async def _load(url: str, body: dict[str, object], *, n: int, concurrency: int) -> list[float]:
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                queue.get_nowait()
+                start = time.perf_counter()
+                response = await client.post(url, json=body)
+                latencies.append(time.perf_counter() - start)
+                response.raise_for_status()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+def measure(
+    url: str, body: dict[str, object], *, n: int, concurrency: int
+) -> tuple[float, float, float, float]:
+    """Throughput (req/s) and p50/p95/p99 latency (ms) of ``n`` requests after a warm-up."""
+    asyncio.run(_load(url, body, n=min(200, n), concurrency=concurrency))
+    start = time.perf_counter()
+    latencies = asyncio.run(_load(url, body, n=n, concurrency=concurrency))
+    elapsed = time.perf_counter() - start
+    p50, p95, p99 = np.percentile(np.array(latencies) * 1000, [50, 95, 99])
+    return n / elapsed, float(p50), float(p95), float(p99)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MiB."""
+    proc = psutil.Process(pid)
+    procs = [proc, *proc.children(recursive=True)]
+    return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
+
+
+def wait_ready(url: str, timeout: float = 300) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"server at {url} did not become ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--bars", type=int, default=3000)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="volcast-bench-serve-"))
+    print(f"world in {root} (SYNTHETIC sample bars: {args.bars})", flush=True)
+    uri, mlflow_body = build_world(root, args.bars)
+    env = {
+        **os.environ,
+        "VOLCAST_DATA_DIR": str(root / "data"),
+        "MLFLOW_TRACKING_URI": uri,
+        "VOLCAST_SERVE_HISTORY_BARS": str(args.bars),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    v_port, m_port = free_port(), free_port()
+    volcast = subprocess.Popen(
+        [sys.executable, "-m", "volcast.serving.cli_serve", "--port", str(v_port),
+         "--log-level", "warning"],
+        env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    mlflow = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m",
+         f"models:/volcast-eurusd-1h@{CHAMPION}", "--env-manager", "local",
+         "-p", str(m_port), "-h", "127.0.0.1", "-w", "1"],
+        env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_ready(f"http://127.0.0.1:{v_port}/ready")
+        wait_ready(f"http://127.0.0.1:{m_port}/ping")
+        rows = []
+        for concurrency in (1, 16):
+            v = measure(f"http://127.0.0.1:{v_port}/predict", {"symbol": SYMBOL},
+                        n=args.requests, concurrency=concurrency)  # fmt: skip
+            m = measure(f"http://127.0.0.1:{m_port}/invocations", mlflow_body,
+                        n=args.requests, concurrency=concurrency)  # fmt: skip
+            rows.append((concurrency, v, m))
+        v_mem, m_mem = rss_mb(volcast.pid), rss_mb(mlflow.pid)
+    finally:
+        for proc in (volcast, mlflow):
+            proc.terminate()
+            proc.wait(timeout=30)
+    print(f"\n{'conc':>4} {'server':>8} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    for concurrency, v, m in rows:
+        for name, r in (("volcast", v), ("mlflow", m)):
+            print(f"{concurrency:>4} {name:>8} {r[0]:>9.1f} {r[1]:>8.2f} {r[2]:>8.2f} {r[3]:>8.2f}")
+        print(
+            f"{concurrency:>4} {'ratio':>8} {v[0] / m[0]:>8.1f}x "
+            f"p99 volcast/mlflow {v[3] / m[3]:.2f}"
+        )
+    print(f"\nresident memory: volcast {v_mem:.0f} MiB, mlflow {m_mem:.0f} MiB "
+          f"(ratio {v_mem / m_mem:.2f})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

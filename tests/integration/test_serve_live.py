@@ -1,0 +1,258 @@
+"""`volcast serve` as a real uvicorn process (two workers) on a real `mlflow server`.
+
+One module-scoped world: an MLflow tracking server (SQLite backend, proxied artefacts), a
+champion trained on synthetic bars and registered through it, and the forecast service with
+two workers polling the registry every half second. The registry outage test stops the
+MLflow server, so it runs last.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.api.conftest import SYMBOL, store_bars, synthetic_bars, train_and_register
+from tests.helpers import free_port, require_binary
+from volcast.storage import Storage
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def wait_until(check: object, *, what: str, deadline: float = 120.0) -> None:
+    """Poll ``check()`` until it is truthy; fail naming ``what`` after ``deadline`` seconds."""
+    assert callable(check)
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@dataclass
+class Live:
+    url: str
+    tracking_uri: str
+    mlflow: subprocess.Popen[bytes]
+    bars_root: Path
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    root = tmp_path_factory.mktemp("serve-live")
+    mlflow_port = free_port()
+    tracking_uri = f"http://127.0.0.1:{mlflow_port}"
+    mlflow = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(mlflow_port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "mlflow.log").open("wb"),
+    )
+    wait_until(
+        lambda: httpx.get(f"{tracking_uri}/health", timeout=2).status_code == 200,
+        what="the MLflow server",
+    )
+    bars = synthetic_bars(1200)
+    store_bars(Storage(root / "data"), bars)
+    train_and_register(bars, kind="lightgbm", tracking_uri=tracking_uri)
+    port = free_port()
+    env = {
+        **os.environ,
+        "VOLCAST_DATA_DIR": str(root / "data"),
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "VOLCAST_SERVE_MODEL_POLL_SECONDS": "0.5",
+        "VOLCAST_SERVE_DATA_POLL_SECONDS": "0.5",
+        "VOLCAST_SERVE_HISTORY_BARS": "1200",
+        "VOLCAST_SERVE_REGISTRY_TIMEOUT_SECONDS": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(root / "metrics"),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "volcast.serving.cli_serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "serve.log").open("wb"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(
+            lambda: httpx.get(f"{url}/ready", timeout=5).status_code == 200,
+            what="the forecast service to be ready",
+            deadline=180,
+        )
+        # both workers have loaded the model once a few /ready answers in a row say so
+        yield Live(url, tracking_uri, mlflow, root)
+    finally:
+        _stop(server)
+        _stop(mlflow)
+
+
+def _predict_requests_total(url: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        if family.name == "api_requests":
+            total += sum(
+                s.value
+                for s in family.samples
+                if s.name == "api_requests_total" and s.labels["route"] == "/predict"
+            )
+    return total
+
+
+def test_two_workers_count_every_request(live: Live) -> None:
+    before = _predict_requests_total(live.url)
+    n = 60
+    with httpx.Client(base_url=live.url, timeout=10) as client:
+        statuses = [client.post("/predict", json={"symbol": SYMBOL}).status_code for _ in range(n)]
+    assert statuses == [200] * n
+    assert _predict_requests_total(live.url) - before == n
+
+
+def test_metrics_pass_promtool(live: Live) -> None:
+    promtool = require_binary("promtool")
+    httpx.post(f"{live.url}/predict", json={"symbol": SYMBOL}, timeout=10)
+    text = httpx.get(f"{live.url}/metrics", timeout=10).text
+    for name in (
+        "api_request_latency_seconds_bucket",
+        "predictions_total",
+        "service_uptime_seconds",
+        "out_of_distribution_ratio",
+        "feature_mean_shift",
+        "prediction_variance",
+        "data_freshness_seconds",
+        "model_info",
+    ):
+        assert name in text, name
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text.encode(), capture_output=True, check=False
+    )
+    assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
+
+
+def test_schemathesis_finds_no_server_error_or_schema_violation(live: Live) -> None:
+    st = Path(sys.executable).parent / "st"
+    result = subprocess.run(
+        [
+            str(st),
+            "run",
+            f"{live.url}/openapi.json",
+            "--checks",
+            "not_a_server_error,response_schema_conformance,"
+            "status_code_conformance,content_type_conformance",
+            "--max-examples",
+            "25",
+            "--generation-deterministic",
+            "--request-timeout",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-6000:]
+
+
+def test_hot_swap_under_load_fails_no_request(live: Live) -> None:
+    before = httpx.post(f"{live.url}/predict", json={"symbol": SYMBOL}, timeout=10).json()
+    failures: list[str] = []
+    versions: set[int] = set()
+    stop = threading.Event()
+
+    def load_loop() -> None:
+        with httpx.Client(base_url=live.url, timeout=10) as client:
+            while not stop.is_set():
+                response = client.post("/predict", json={"symbol": SYMBOL})
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text}")
+                else:
+                    versions.add(response.json()["model"]["version"])
+
+    threads = [threading.Thread(target=load_loop) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        bars = synthetic_bars(1200)
+        new = train_and_register(bars, kind="har", tracking_uri=live.tracking_uri)
+        # every worker must serve the new version: several answers in a row carry it
+        wait_until(
+            lambda: all(
+                httpx.post(f"{live.url}/predict", json={"symbol": SYMBOL}, timeout=10).json()[
+                    "model"
+                ]["version"]
+                == new
+                for _ in range(6)
+            ),
+            what="the new champion to be served",
+        )
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert {before["model"]["version"], new} <= versions
+
+
+def test_registry_outage_keeps_serving(live: Live) -> None:
+    _stop(live.mlflow)
+    wait_until(
+        lambda: httpx.get(f"{live.url}/ready", timeout=10).json()["status"] == "degraded",
+        what="/ready to report the registry outage",
+    )
+    with httpx.Client(base_url=live.url, timeout=10) as client:
+        for _ in range(20):
+            response = client.post("/predict", json={"symbol": SYMBOL})
+            assert response.status_code == 200
+        ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["registry_reachable"] is False

@@ -1,0 +1,90 @@
+"""The drift detector: PSI, OOD ratio and mean shift over a sliding window."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from volcast.errors import ConfigError
+from volcast.monitoring import DriftDetector
+from volcast.registry import reference_statistics
+
+
+@pytest.fixture
+def reference() -> dict[str, object]:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=5000), "b": rng.uniform(0, 1, size=5000)})
+    return reference_statistics(frame)
+
+
+def feed(detector: DriftDetector, rows: np.ndarray) -> DriftDetector:
+    for row in rows:
+        detector.update(row)
+    return detector
+
+
+def test_same_distribution_is_not_drift(reference: dict[str, object]) -> None:
+    rng = np.random.default_rng(1)
+    rows = np.column_stack([rng.normal(size=400), rng.uniform(0, 1, size=400)])
+    detector = feed(DriftDetector(reference, window=400), rows)
+    assert not detector.drift_detected
+    assert max(detector.psi.values()) < 0.1
+    assert detector.ood_ratio < 0.02
+    assert abs(detector.mean_shift["a"]) < 0.2
+
+
+def test_shifted_feature_is_drift_and_named(reference: dict[str, object]) -> None:
+    rng = np.random.default_rng(2)
+    rows = np.column_stack([rng.normal(loc=1.5, size=300), rng.uniform(0, 1, size=300)])
+    detector = feed(DriftDetector(reference, window=300), rows)
+    assert detector.drift_detected
+    assert detector.drifted_features == ["a"]
+    assert detector.mean_shift["a"] > 1.2
+
+
+def test_out_of_range_rows_raise_the_ood_ratio(reference: dict[str, object]) -> None:
+    detector = DriftDetector(reference, window=10, min_samples=5, ood_threshold=0.15)
+    feed(detector, np.array([[0.0, 0.5]] * 8 + [[50.0, 0.5], [0.0, np.nan]]))
+    assert detector.ood_ratio == pytest.approx(0.2)
+    assert detector.drift_detected
+
+
+def test_window_slides(reference: dict[str, object]) -> None:
+    detector = DriftDetector(reference, window=5, min_samples=1)
+    feed(detector, np.array([[99.0, 0.5]] * 5))
+    assert detector.ood_ratio == 1.0
+    feed(detector, np.array([[0.0, 0.5]] * 5))
+    assert detector.ood_ratio == 0.0
+    assert detector.n_window == 5
+    assert detector.n_seen_ == 10
+
+
+def test_mapping_rows_and_nothing_before_min_samples(reference: dict[str, object]) -> None:
+    detector = DriftDetector(reference, min_samples=3)
+    detector.update({"a": 100.0, "b": 0.5}).update({"a": 100.0, "b": 0.5})
+    assert detector.ood_ratio == 1.0
+    assert not detector.drift_detected
+    detector.update({"a": 100.0})
+    assert detector.drift_detected
+
+
+def test_deterministic_and_pickles(reference: dict[str, object]) -> None:
+    rows = np.random.default_rng(3).normal(size=(50, 2))
+    first = feed(DriftDetector(reference, window=20), rows)
+    second = feed(DriftDetector(reference, window=20), rows)
+    assert first.psi == second.psi
+    clone = pickle.loads(pickle.dumps(first))
+    assert clone.psi == first.psi
+    clone.update(rows[0])
+    first.update(rows[0])
+    assert clone.mean_shift == first.mean_shift
+
+
+def test_bad_configuration_and_rows(reference: dict[str, object]) -> None:
+    with pytest.raises(ConfigError, match="window"):
+        DriftDetector(reference, window=0)
+    with pytest.raises(ConfigError, match="expects 2 features"):
+        DriftDetector(reference).update([1.0, 2.0, 3.0])
