@@ -78,3 +78,15 @@ def test_unknown_route_is_a_clear_404(client: TestClient) -> None:
     response = client.get("/nope")
     assert response.status_code == 404
     assert response.json()["detail"] == "Not Found"
+
+
+@pytest.mark.parametrize("realized", [1e308, 1e-300])
+def test_feedback_with_an_absurd_realized_value_is_a_400(
+    client: TestClient, realized: float
+) -> None:
+    as_of = client.post("/predict", json={"symbol": SYMBOL}).json()["as_of"]
+    response = client.post(
+        "/feedback", json={"symbol": SYMBOL, "as_of": as_of, "realized_variance": realized}
+    )
+    assert response.status_code == 400, response.text
+    assert "QLIKE" in response.json()["detail"]

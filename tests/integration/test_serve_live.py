@@ -25,7 +25,7 @@ from tests.api.conftest import SYMBOL, store_bars, synthetic_bars, train_and_reg
 from tests.helpers import free_port, require_binary
 from volcast.storage import Storage
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("serve_live")]
 
 
 def wait_until(check: object, *, what: str, deadline: float = 120.0) -> None:

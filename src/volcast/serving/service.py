@@ -40,6 +40,9 @@ from volcast.storage import Layout, Storage
 
 log = logging.getLogger(__name__)
 
+MIN_RATIO, MAX_RATIO = 1e-12, 1e12
+"""Realized/forecast ratios outside these are unit mistakes, not forecast errors."""
+
 Key = tuple[str, str]
 """(slug, interval)"""
 
@@ -270,6 +273,14 @@ class ForecastService:
         if remembered is None:
             remembered = self._recompute(entry, as_of)
         forecast, baseline = remembered
+        ratio = realized / forecast
+        if not MIN_RATIO <= ratio <= MAX_RATIO:
+            raise ConfigError(
+                f"realized variance {realized!r} against the forecast {forecast!r} is off by more "
+                "than 1e12 (no meaningful QLIKE); send the bar's variance in the forecast's units",
+                symbol=entry.symbol,
+                interval=entry.interval,
+            )
         loss = qlike(realized, forecast)
         labels = (entry.symbol, entry.interval)
         with self._monitor_lock:
@@ -281,7 +292,8 @@ class ForecastService:
             metrics.FORECAST_LOSS.labels(*labels, "model").set(rolling)
             if baseline is not None:
                 har = tracker.losses.setdefault("har", deque(maxlen=self.settings.feedback_window))
-                har.append(qlike(realized, baseline))
+                if MIN_RATIO <= realized / baseline <= MAX_RATIO:
+                    har.append(qlike(realized, baseline))
                 metrics.FORECAST_LOSS.labels(*labels, "har").set(float(np.mean(har)))
         metrics.FEEDBACK.labels(*labels).inc()
         return forecast, baseline, loss, rolling
