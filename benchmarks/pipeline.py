@@ -1,6 +1,7 @@
 """Benchmark the data pipeline: ingest + gate + features time and peak memory by size.
 
-Runs each case in a fresh subprocess (so peak RSS is that case's alone) on:
+Runs each case in a fresh subprocess (peak memory is that process's VmHWM; ru_maxrss would
+carry over the parent's high-water mark across exec) on:
 - the real BTC/USD hourly file (~20k bars, ../shared/data/coinbase_btcusd_1h.csv),
 - 100k and 1M synthetic bars (the sample generator, written to Parquet first),
 and, as the anchor in the same run, a plain research script (pandas: read, Garman-Klass,
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BTC = ROOT.parent / "shared" / "data" / "coinbase_btcusd_1h.csv"
 
 CASE = r"""
-import json, os, resource, sys, time
+import json, sys, time
 import pandas as pd
 from volcast.config import Params, ProfileParams
 from volcast.pipeline import stages
@@ -42,13 +43,13 @@ result = stages.validate(storage=storage, symbol="BENCH/USD", interval="1h", par
 t2 = time.perf_counter()
 feats = stages.features(storage=storage, symbol="BENCH/USD", interval="1h", params=params)
 t3 = time.perf_counter()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM"))
 print(json.dumps({"bars": result.rows, "features": feats.n_features, "ingest": t1 - t0,
                   "gate": t2 - t1, "features_s": t3 - t2, "total": t3 - t0, "peak": peak}))
 """
 
 ANCHOR = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np, pandas as pd
 path = sys.argv[1]
 t0 = time.perf_counter()
@@ -70,7 +71,8 @@ for k in range(1, 25):
 out["target"] = np.exp(out["log_rv"]).shift(-1)
 t1 = time.perf_counter()
 print(json.dumps({"bars": len(out), "total": t1 - t0,
-                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                  "peak": next(int(l.split()[1]) * 1024 for l in open("/proc/self/status")
+                              if l.startswith("VmHWM"))}))
 """
 
 
