@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from sklearn.linear_model import LinearRegression
 
 from tests.helpers import REPO_ROOT
 from tests.unit.registry.toy import ScaledSquareModel, qlike, toy_dataset
@@ -324,3 +327,55 @@ def test_default_local_store_under_the_data_dir(
     # Artefacts live beside the database, not in the working directory.
     assert list((data_dir / "mlartifacts").rglob("serving_input_example.json"))
     assert not (tmp_path / "mlruns").exists()
+
+
+@pytest.mark.usefixtures("tracking_server")
+def test_mlflow_models_predict_serves_the_input_example(tmp_path: Path) -> None:
+    """The logged model works with MLflow's own scoring CLI (what ``mlflow models serve`` runs)."""
+    symbol = unique_symbol()
+    model = LinearRegression().fit(X_TRAIN, Y_TRAIN)
+    info = log_training_run(
+        symbol=symbol,
+        interval=INTERVAL,
+        source="sample",
+        params={},
+        metrics={},
+        model=model,
+        feature_config={"feature_names": list(X_TRAIN.columns)},
+        reference_stats=reference_statistics(X_TRAIN),
+        input_example=X_TRAIN,
+        artifacts={},
+        tags={},
+        dataset_hash="sha256:def456",
+    )
+    model_dir = model_artifacts_dir(
+        load_model(symbol, INTERVAL, alias=CHALLENGER), dst=tmp_path / "model"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "predict",
+            "--model-uri",
+            str(model_dir),
+            "--input-path",
+            str(model_dir / "serving_input_example.json"),
+            "--content-type",
+            "json",
+            "--env-manager",
+            "local",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    predictions = json.loads(result.stdout.strip().splitlines()[-1])["predictions"]
+    rows = json.loads((model_dir / "serving_input_example.json").read_text())["dataframe_split"]
+    example = pd.DataFrame(rows["data"], columns=rows["columns"])
+    assert info.version == 1
+    assert [p["variance"] for p in predictions] == pytest.approx(list(model.predict(example)))
+    assert set(predictions[0]) == {"variance", "volatility", "annualized_volatility"}
