@@ -1,0 +1,233 @@
+"""Walk-forward backtest of every candidate on identical out-of-sample bars (SPEC 7-8).
+
+The window expands: the first forecast is made after ``min_train_bars`` training rows (plus
+the purge gap), each model is refitted every ``refit_every`` bars and keeps its fit for the
+block that follows. The model serving a block that starts at row ``b`` is trained on rows
+``s < b - h`` only (``h`` the horizon), rows whose target (bars ``s+1 .. s+h``) closed
+strictly before bar ``b``: the last ``h`` rows before each test block are purged. Rows are
+never shuffled, and the models receive the history from the first labelled row so that
+sequential models (EWMA, GARCH) filter through it in order; no row after ``t`` is ever read
+for the forecast at ``t``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from volcast.config import TrainParams
+from volcast.errors import ModelError
+from volcast.evaluation.metrics import (
+    CURRENT,
+    FORECAST,
+    REALIZED,
+    compute_metrics,
+    diebold_mariano,
+    qlike_losses,
+    skill,
+)
+from volcast.evaluation.selection import select_model
+from volcast.models import BASELINES, VolatilityModel, make_model
+from volcast.models.base import RV_COLUMN, TARGET_COLUMN, feature_columns
+from volcast.schemas import TIMESTAMP
+
+Progress = Callable[[str, int, int], None]
+"""``progress(model, fold, n_folds)`` after each fold (folds count from 1)."""
+
+PREDICTION_COLUMNS = (TIMESTAMP, FORECAST, REALIZED, "model", CURRENT)
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Out-of-sample forecasts, metrics and the selection of one walk-forward run.
+
+    ``predictions`` is long: ``timestamp`` (the bar the forecast is made at),
+    ``forecast_variance``, ``realized_variance``, ``model`` (the CSV contract of
+    ``volcast backtest --output``) and ``current_variance`` (``rv`` of that bar). ``metrics``
+    has one row per model (index ``model``). ``folds`` has one row per refit: the training
+    rows' first and last timestamps and the block of test timestamps it served.
+    """
+
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    selected: str
+    best_baseline: str | None
+    duration_seconds: float
+    folds: pd.DataFrame
+    horizon: int
+
+
+def labelled_rows(dataset: pd.DataFrame) -> pd.DataFrame:
+    """The rows a model can learn from: every feature, ``rv`` and ``target`` present.
+
+    Drops the warm-up rows (NaN features) and the last ``horizon`` rows (NaN target), resets
+    the index and keeps ``attrs`` (the feature names).
+    """
+    missing = [c for c in (TIMESTAMP, RV_COLUMN, TARGET_COLUMN) if c not in dataset.columns]
+    if missing:
+        raise ModelError(f"the dataset lacks the column(s) {missing}; build it with build_dataset")
+    names = feature_columns(dataset)
+    absent = [c for c in names if c not in dataset.columns]
+    if absent:
+        raise ModelError(f"the dataset lacks feature column(s) {absent} named in its attrs")
+    if not dataset[TIMESTAMP].is_monotonic_increasing:
+        raise ModelError("dataset timestamps are not in ascending order")
+    needed = [*names, RV_COLUMN, TARGET_COLUMN]
+    keep = dataset[needed].notna().all(axis=1).to_numpy()
+    frame = dataset.loc[keep].reset_index(drop=True)
+    frame.attrs = {**dataset.attrs, "feature_names": names}
+    return frame
+
+
+def _split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    X = frame.drop(columns=[TARGET_COLUMN])
+    X.attrs = dict(frame.attrs)
+    return X, frame[TARGET_COLUMN]
+
+
+def _fold_starts(n: int, *, train: TrainParams, horizon: int) -> list[int]:
+    first = train.min_train_bars + horizon
+    if train.max_test_bars is not None:
+        first = max(first, n - train.max_test_bars)
+    if first >= n:
+        raise ModelError(
+            f"{n} labelled rows leave no out-of-sample bar after min_train_bars="
+            f"{train.min_train_bars} and a purge gap of {horizon}; lower min_train_bars or"
+            " supply more history"
+        )
+    return list(range(first, n, train.refit_every))
+
+
+def walk_forward(
+    dataset: pd.DataFrame,
+    *,
+    candidates: Sequence[str],
+    train: TrainParams,
+    horizon: int,
+    interval: str,
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """Score every candidate by expanding-window walk-forward on the same bars.
+
+    The selected model has the lowest QLIKE; the baselines are candidates too, so it is never
+    worse than the best of them. ``metrics`` adds skill against persistence and GARCH (QLIKE)
+    when they ran, and a Diebold-Mariano test of each model against the best baseline.
+    """
+    if not candidates:
+        raise ModelError("no candidate models to backtest")
+    started = time.perf_counter()
+    frame = labelled_rows(dataset)
+    X, y = _split(frame)
+    n = len(frame)
+    starts = _fold_starts(n, train=train, horizon=horizon)
+    ends = [*starts[1:], n]
+    test = slice(starts[0], n)
+    folds = pd.DataFrame(
+        {
+            "fold": np.arange(1, len(starts) + 1),
+            "train_start": frame[TIMESTAMP].iloc[0],
+            "train_end": frame[TIMESTAMP].iloc[[s - horizon - 1 for s in starts]].to_numpy(),
+            "test_start": frame[TIMESTAMP].iloc[starts].to_numpy(),
+            "test_end": frame[TIMESTAMP].iloc[[e - 1 for e in ends]].to_numpy(),
+            "n_train": [s - horizon for s in starts],
+        }
+    )
+    forecasts: dict[str, np.ndarray] = {}
+    seconds: dict[str, float] = {}
+    for name in dict.fromkeys(candidates):
+        model_started = time.perf_counter()
+        model: VolatilityModel = make_model(name, params=train, interval=interval, horizon=horizon)
+        out = np.empty(n - starts[0])
+        for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
+            train_end = start - horizon
+            model.fit(X.iloc[:train_end], y.iloc[:train_end])
+            if model.sequential:
+                block = model.predict(X.iloc[:end])[start:end]
+            else:
+                block = model.predict(X.iloc[start:end])
+            out[start - starts[0] : end - starts[0]] = block
+            if progress is not None:
+                progress(name, i + 1, len(starts))
+        forecasts[name] = out
+        seconds[name] = time.perf_counter() - model_started
+    realized = y.iloc[test].to_numpy(dtype="float64")
+    current = X[RV_COLUMN].iloc[test].to_numpy(dtype="float64")
+    timestamps = X[TIMESTAMP].iloc[test].to_numpy()
+    predictions = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    TIMESTAMP: timestamps,
+                    FORECAST: f,
+                    REALIZED: realized,
+                    "model": name,
+                    CURRENT: current,
+                }
+            )
+            for name, f in forecasts.items()
+        ],
+        ignore_index=True,
+    )
+    metrics = _metrics_table(predictions, seconds, horizon=horizon)
+    selected, best_baseline = select_model(metrics, baselines=BASELINES)
+    if best_baseline is not None:
+        ref = qlike_losses(realized, forecasts[best_baseline])
+        for name in forecasts:
+            if name != best_baseline:
+                stat, p_value = diebold_mariano(
+                    qlike_losses(realized, forecasts[name]), ref, horizon=horizon
+                )
+                metrics.loc[name, ["dm_stat_vs_best_baseline", "dm_pvalue_vs_best_baseline"]] = (
+                    stat,
+                    p_value,
+                )
+    return BacktestResult(
+        predictions=predictions,
+        metrics=metrics,
+        selected=selected,
+        best_baseline=best_baseline,
+        duration_seconds=time.perf_counter() - started,
+        folds=folds,
+        horizon=horizon,
+    )
+
+
+def _metrics_table(
+    predictions: pd.DataFrame, seconds: dict[str, float], *, horizon: int
+) -> pd.DataFrame:
+    rows = {
+        str(name): compute_metrics(group)
+        for name, group in predictions.groupby("model", sort=False)
+    }
+    metrics = pd.DataFrame.from_dict(rows, orient="index")
+    metrics.index.name = "model"
+    qlikes = metrics["qlike"].astype("float64")
+    for ref in ("persistence", "garch"):
+        metrics[f"skill_vs_{ref}"] = (
+            [skill(float(loss), float(qlikes[ref])) for loss in qlikes] if ref in qlikes else np.nan
+        )
+    metrics["dm_stat_vs_best_baseline"] = np.nan
+    metrics["dm_pvalue_vs_best_baseline"] = np.nan
+    metrics["seconds"] = pd.Series(seconds)
+    metrics["horizon"] = float(horizon)
+    return metrics
+
+
+def fit_final(
+    dataset: pd.DataFrame, name: str, *, train: TrainParams, horizon: int, interval: str
+) -> VolatilityModel:
+    """Fit model ``name`` on every labelled row of ``dataset`` (the model to register)."""
+    frame = labelled_rows(dataset)
+    if len(frame) < train.min_train_bars:
+        raise ModelError(
+            f"only {len(frame)} labelled rows; the model needs min_train_bars="
+            f"{train.min_train_bars}",
+            model=name,
+        )
+    X, y = _split(frame)
+    model = make_model(name, params=train, interval=interval, horizon=horizon)
+    return model.fit(X, y)

@@ -1,0 +1,113 @@
+"""The contract every volatility model follows, and the helpers the models share.
+
+A model is a scikit-learn style estimator: ``fit(X, y)`` returns ``self``, ``predict(X)``
+returns one strictly positive forecast of next-bar variance per row of ``X``. ``X`` is a
+slice of the feature dataset in time order (``timestamp``, the feature columns and ``rv``,
+never the ``target``); ``y`` is the target on the same rows. Sequential models (EWMA, GARCH)
+carry their state through ``X`` in order, so the forecast on row ``t`` depends on rows
+``<= t`` only: pass the history, not a shuffled or gappy frame.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar, Final, Self
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from volcast.errors import ModelError
+from volcast.schemas import TIMESTAMP
+
+RV_COLUMN: Final = "rv"
+"""Floored per-bar variance of bar ``t`` (the quantity every forecast is in units of)."""
+TARGET_COLUMN: Final = "target"
+LOG_RETURN_COLUMN: Final = "log_return"
+NON_FEATURE_COLUMNS: Final = frozenset({TIMESTAMP, TARGET_COLUMN})
+
+
+class VolatilityModel(BaseEstimator, ABC):  # type: ignore[misc]
+    """Base of every forecaster: next-bar variance from the feature dataset.
+
+    Subclasses set ``name`` and implement :meth:`fit` and :meth:`predict`; learned state ends
+    in ``_`` and ``__init__`` only assigns its arguments.
+    """
+
+    name: ClassVar[str]
+    sequential: ClassVar[bool] = False
+    """True when a forecast depends on earlier rows of ``X`` (state carried in order): such a
+    model must be given the history, a row-wise one may be given only the rows to forecast."""
+
+    @abstractmethod
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> Self:
+        """Learn from the rows of ``X`` (time order) and their targets ``y``."""
+
+    @abstractmethod
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Strictly positive variance forecast for the bar after each row of ``X``."""
+
+
+def feature_columns(X: pd.DataFrame) -> list[str]:
+    """The model inputs of a dataset slice: ``attrs['feature_names']`` if set.
+
+    Otherwise every numeric column except ``timestamp`` and ``target``.
+    """
+    names = X.attrs.get("feature_names")
+    if names:
+        return [str(c) for c in names]
+    return [
+        str(c)
+        for c in X.columns
+        if c not in NON_FEATURE_COLUMNS and pd.api.types.is_numeric_dtype(X[c])
+    ]
+
+
+def require_columns(X: pd.DataFrame, columns: Sequence[str], *, model: str) -> None:
+    """Raise :class:`ModelError` naming the columns of ``columns`` that ``X`` lacks."""
+    missing = [c for c in columns if c not in X.columns]
+    if missing:
+        raise ModelError(f"model {model!r} needs the column(s) {missing} in X", model=model)
+
+
+def check_target(X: pd.DataFrame, y: pd.Series, *, model: str) -> np.ndarray:
+    """``y`` as float64 after checking it matches ``X`` and is strictly positive and finite."""
+    if len(X) != len(y):
+        raise ModelError(
+            f"X has {len(X)} rows but y has {len(y)}; pass the target of the same rows",
+            model=model,
+        )
+    if len(y) == 0:
+        raise ModelError("cannot fit on an empty training set", model=model)
+    values = np.asarray(y, dtype="float64")
+    if not np.all(np.isfinite(values)) or np.any(values <= 0.0):
+        bad = int(np.sum(~np.isfinite(values) | (values <= 0.0)))
+        raise ModelError(
+            f"target has {bad} non-positive or non-finite value(s); floor it (TargetParams.floor)"
+            " and drop unlabelled rows before fitting",
+            model=model,
+        )
+    return values
+
+
+def column(X: pd.DataFrame, name: str, *, model: str) -> np.ndarray:
+    """Column ``name`` of ``X`` as float64, raising :class:`ModelError` when it is absent."""
+    require_columns(X, [name], model=model)
+    return X[name].to_numpy(dtype="float64")
+
+
+def finalize(forecast: np.ndarray, *, floor: float, model: str) -> np.ndarray:
+    """Clip the forecast at ``floor`` and raise :class:`ModelError` on non-finite values.
+
+    ``floor`` is the smallest target seen in training: no variance below it was ever realised.
+    """
+    out = np.asarray(forecast, dtype="float64")
+    if not np.all(np.isfinite(out)):
+        bad = int(np.sum(~np.isfinite(out)))
+        raise ModelError(
+            f"{bad} non-finite forecast(s); X has missing feature values (drop warm-up rows)",
+            model=model,
+        )
+    clipped: np.ndarray = np.maximum(out, floor)
+    return clipped

@@ -1,0 +1,281 @@
+"""Classical baselines: persistence, EWMA (RiskMetrics), GARCH(1,1) and HAR with seasonality.
+
+They are the bar every learned model has to clear (SPEC 7); each forecasts the variance of
+the next bar in the units of ``rv`` (the floored per-bar variance, Garman-Klass by default).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import ClassVar, Final, Self
+
+import numpy as np
+import pandas as pd
+from arch import arch_model
+from scipy.signal import lfilter
+from sklearn.linear_model import LinearRegression
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+from volcast.errors import ModelError
+from volcast.models.base import (
+    LOG_RETURN_COLUMN,
+    RV_COLUMN,
+    VolatilityModel,
+    check_target,
+    column,
+    finalize,
+    require_columns,
+)
+from volcast.schemas import TIMESTAMP, interval_timedelta
+
+_HAR_RE: Final = re.compile(r"^har_rv_(\d+)$")
+_TINY: Final = 1e-300
+
+
+class PersistenceModel(VolatilityModel):
+    """Random walk on variance: the forecast for the next bar is this bar's ``rv``.
+
+    With ``horizon`` > 1 the target sums ``horizon`` bars, so the forecast is ``horizon * rv``.
+    """
+
+    name: ClassVar[str] = "persistence"
+
+    def __init__(self, *, horizon: int = 1) -> None:
+        self.horizon = horizon
+
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> Self:
+        """Check the inputs and remember the smallest target (the forecast floor)."""
+        values = check_target(X, y, model=self.name)
+        require_columns(X, [RV_COLUMN], model=self.name)
+        self.floor_ = float(values.min())
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """``horizon * rv`` of each row (not clipped: ``rv`` is floored by the dataset)."""
+        rv = column(X, RV_COLUMN, model=self.name)
+        return finalize(self.horizon * rv, floor=_TINY, model=self.name)
+
+
+class EwmaModel(VolatilityModel):
+    """RiskMetrics exponentially weighted moving average of ``rv``.
+
+    ``s_t = lam * s_{t-1} + (1 - lam) * rv_t`` run through ``X`` in order, started at the
+    mean training ``rv``; the forecast made at ``t`` is ``horizon * s_t`` (rows ``<= t`` only).
+    """
+
+    name: ClassVar[str] = "ewma"
+    sequential: ClassVar[bool] = True
+
+    def __init__(self, *, lam: float = 0.94, horizon: int = 1) -> None:
+        self.lam = lam
+        self.horizon = horizon
+
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> Self:
+        """Learn the starting level (mean training ``rv``) and the forecast floor."""
+        if not 0.0 < self.lam < 1.0:
+            raise ModelError(f"EWMA lambda must be in (0, 1), got {self.lam}", model=self.name)
+        values = check_target(X, y, model=self.name)
+        rv = column(X, RV_COLUMN, model=self.name)
+        self.init_variance_ = float(np.nanmean(rv))
+        self.floor_ = float(values.min())
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The filtered EWMA level at every row of ``X``, scaled to the horizon."""
+        rv = column(X, RV_COLUMN, model=self.name)
+        level = lfilter(
+            [1.0 - self.lam], [1.0, -self.lam], rv, zi=[self.lam * self.init_variance_]
+        )[0]
+        return finalize(self.horizon * level, floor=self.floor_, model=self.name)
+
+
+class GarchModel(VolatilityModel):
+    """GARCH(1,1) fitted with ``arch`` on scaled log returns, calibrated to the target's units.
+
+    Returns are scaled to unit standard deviation before fitting (``arch`` optimises poorly on
+    hourly magnitudes). The forecast made at ``t`` is the one-step conditional variance
+    ``omega + alpha * eps_t^2 + beta * sigma_t^2`` filtered through ``X`` with the fitted
+    parameters. Return variance and the target (Garman-Klass by default) differ in level, so
+    the forecast is multiplied by ``calibration_ = mean(y / h)`` over the training rows, the
+    scale factor that minimises QLIKE. With ``warm_start`` a refit starts the optimiser from
+    the previous fit's parameters, which makes walk-forward refits fast.
+    """
+
+    name: ClassVar[str] = "garch"
+    sequential: ClassVar[bool] = True
+    params_: tuple[float, float, float]
+    scale_: float
+
+    def __init__(self, *, horizon: int = 1, warm_start: bool = True) -> None:
+        self.horizon = horizon
+        self.warm_start = warm_start
+
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> Self:
+        """Estimate omega, alpha, beta by Gaussian QML, then the calibration to ``y``."""
+        values = check_target(X, y, model=self.name)
+        returns = column(X, LOG_RETURN_COLUMN, model=self.name)
+        finite = returns[np.isfinite(returns)]
+        if finite.size < 50:
+            raise ModelError(
+                f"GARCH needs at least 50 finite log returns, got {finite.size}", model=self.name
+            )
+        std = float(np.std(finite))
+        if not std > 0.0:
+            raise ModelError("log returns are constant; GARCH cannot be fitted", model=self.name)
+        scale = 1.0 / std
+        starting = None
+        if self.warm_start and hasattr(self, "params_"):
+            previous = np.array(self.params_, dtype="float64")
+            previous[0] *= (scale / self.scale_) ** 2  # omega is in scaled units squared
+            starting = previous
+        am = arch_model(
+            finite * scale, mean="Zero", vol="GARCH", p=1, q=1, dist="normal", rescale=False
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence notes; the result is checked below
+            result = am.fit(disp="off", starting_values=starting, show_warning=False)
+        params = np.asarray(result.params, dtype="float64")
+        if not np.all(np.isfinite(params)):
+            raise ModelError(f"GARCH fit gave non-finite parameters {params}", model=self.name)
+        omega, alpha, beta = (float(p) for p in params)
+        persistence = alpha + beta
+        self.scale_ = scale
+        self.params_ = (omega, alpha, beta)
+        self.init_variance_ = omega / (1.0 - persistence) if persistence < 1.0 else 1.0
+        self.converged_ = int(result.convergence_flag) == 0
+        self.floor_ = float(values.min())
+        raw = self._filter(returns)
+        self.calibration_ = float(np.mean(values / raw))
+        return self
+
+    def _filter(self, returns: np.ndarray) -> np.ndarray:
+        """One-step conditional variance in return units (unscaled), per row."""
+        omega, alpha, beta = self.params_
+        eps2 = np.nan_to_num(returns * self.scale_, nan=0.0) ** 2
+        sigma2_next = lfilter(
+            [1.0], [1.0, -beta], omega + alpha * eps2, zi=[beta * self.init_variance_]
+        )[0]
+        variance: np.ndarray = np.maximum(sigma2_next, _TINY) / self.scale_**2 * self.horizon
+        return variance
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated one-step GARCH variance at every row of ``X`` (rows ``<= t`` only)."""
+        returns = column(X, LOG_RETURN_COLUMN, model=self.name)
+        return finalize(
+            self.calibration_ * self._filter(returns), floor=self.floor_, model=self.name
+        )
+
+    def coefficients(self) -> pd.Series:
+        """omega (scaled units), alpha, beta, the scale and the calibration factor."""
+        omega, alpha, beta = self.params_
+        return pd.Series(
+            {
+                "omega": omega,
+                "alpha": alpha,
+                "beta": beta,
+                "scale": self.scale_,
+                "calibration": self.calibration_,
+            }
+        )
+
+
+def har_columns(X: pd.DataFrame) -> list[str]:
+    """The ``har_rv_<window>`` columns of ``X``, shortest window first."""
+    found = [(int(m.group(1)), str(c)) for c in X.columns if (m := _HAR_RE.match(str(c)))]
+    return [name for _, name in sorted(found)]
+
+
+def seasonal_design(timestamps: pd.Series, *, interval: str, horizon: int) -> pd.DataFrame:
+    """Dummies for the calendar position of the bar being forecast (``t + horizon`` bars).
+
+    Intraday intervals get hour-of-day and day-of-week dummies, daily ones day-of-week,
+    longer ones nothing. The first category of each is dropped (the intercept holds it).
+    """
+    step = interval_timedelta(interval)
+    target_time = pd.DatetimeIndex(timestamps) + step * horizon
+    parts: dict[str, np.ndarray] = {}
+    if step < pd.Timedelta(days=1):
+        hours = target_time.hour.to_numpy()
+        for h in range(1, 24):
+            parts[f"hour_{h}"] = (hours == h).astype("float64")
+    if step <= pd.Timedelta(days=1):
+        days = target_time.dayofweek.to_numpy()
+        for d in range(1, 7):
+            parts[f"dow_{d}"] = (days == d).astype("float64")
+    return pd.DataFrame(parts, index=timestamps.index)
+
+
+class HarModel(VolatilityModel):
+    """HAR-RV (Corsi 2009) by OLS on log variance, with seasonal dummies.
+
+    ``log y_t ~ log har_rv_1 + log har_rv_24 + log har_rv_168 + calendar dummies of the
+    forecast bar`` (see :func:`seasonal_design`). The forecast is brought back to variance
+    with the lognormal bias correction ``exp(0.5 * sigma^2)``, ``sigma^2`` the residual
+    variance. ``har_columns=None`` uses every ``har_rv_<window>`` column of ``X``.
+    """
+
+    name: ClassVar[str] = "har"
+
+    def __init__(
+        self,
+        *,
+        interval: str = "1h",
+        horizon: int = 1,
+        har_columns: tuple[str, ...] | None = None,
+        seasonal: bool = True,
+    ) -> None:
+        self.interval = interval
+        self.horizon = horizon
+        self.har_columns = har_columns
+        self.seasonal = seasonal
+
+    def _design(self, X: pd.DataFrame) -> pd.DataFrame:
+        require_columns(X, self.columns_, model=self.name)
+        logs = np.log(np.maximum(X[self.columns_].to_numpy(dtype="float64"), _TINY))
+        design = pd.DataFrame(logs, columns=[f"log_{c}" for c in self.columns_], index=X.index)
+        if self.seasonal:
+            require_columns(X, [TIMESTAMP], model=self.name)
+            calendar = seasonal_design(X[TIMESTAMP], interval=self.interval, horizon=self.horizon)
+            design = pd.concat([design, calendar], axis=1)
+        return design
+
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> Self:
+        """OLS of log target on the log HAR components and the seasonal dummies."""
+        values = check_target(X, y, model=self.name)
+        columns = list(self.har_columns) if self.har_columns else har_columns(X)
+        if not columns:
+            raise ModelError("X has no har_rv_<window> columns for the HAR model", model=self.name)
+        self.columns_ = columns
+        design = self._design(X)
+        if not np.all(np.isfinite(design.to_numpy())):
+            raise ModelError("HAR inputs hold missing values; drop warm-up rows", model=self.name)
+        log_y = np.log(values)
+        # a small least-squares problem: BLAS threads only add contention
+        with threadpool_limits(limits=1, user_api="blas"):
+            ols = LinearRegression().fit(design.to_numpy(), log_y)
+        residuals = log_y - ols.predict(design.to_numpy())
+        dof = max(len(log_y) - design.shape[1] - 1, 1)
+        self.ols_ = ols
+        self.design_columns_ = list(design.columns)
+        self.sigma2_ = float(np.sum(residuals**2) / dof)
+        self.floor_ = float(values.min())
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """``exp(fitted log variance + sigma^2 / 2)`` per row."""
+        log_f = self.ols_.predict(self._design(X).to_numpy())
+        forecast = np.exp(log_f + 0.5 * self.sigma2_)
+        return finalize(forecast, floor=self.floor_, model=self.name)
+
+    def coefficients(self) -> pd.Series:
+        """Intercept and OLS coefficients by design column."""
+        coefs = pd.Series(self.ols_.coef_, index=self.design_columns_, dtype="float64")
+        intercept = pd.Series({"intercept": float(self.ols_.intercept_)}, dtype="float64")
+        combined: pd.Series = pd.concat([intercept, coefs])
+        return combined
+
+    def feature_importances(self) -> pd.Series:
+        """Absolute coefficients of the log HAR components (the calendar dummies left out)."""
+        coefs = self.coefficients()
+        return coefs[[f"log_{c}" for c in self.columns_]].abs().sort_values(ascending=False)

@@ -1,0 +1,150 @@
+"""Behaviour of each forecaster beyond the shared contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.unit.models.synthetic import make_dataset
+from volcast.config import TrainParams
+from volcast.errors import ModelError
+from volcast.evaluation.backtest import labelled_rows
+from volcast.models import (
+    CombinationModel,
+    EwmaModel,
+    GarchModel,
+    HarModel,
+    LightGbmModel,
+    PersistenceModel,
+    make_model,
+)
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return labelled_rows(make_dataset(3000, seed=3))
+
+
+def _xy(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    X = frame.drop(columns=["target"])
+    X.attrs = dict(frame.attrs)
+    return X, frame["target"]
+
+
+def test_ewma_follows_the_riskmetrics_recursion() -> None:
+    X = pd.DataFrame({"rv": [1.0, 4.0, 2.0, 8.0]})
+    y = pd.Series([4.0, 2.0, 8.0, 1.0])
+    model = EwmaModel(lam=0.5).fit(X, y)
+    level = model.init_variance_  # mean rv = 3.75
+    expected = []
+    for rv in X["rv"]:
+        level = 0.5 * level + 0.5 * rv
+        expected.append(level)
+    np.testing.assert_allclose(model.predict(X), expected)
+
+
+def test_persistence_scales_with_the_horizon() -> None:
+    X = pd.DataFrame({"rv": [1.0, 2.0]})
+    model = PersistenceModel(horizon=3).fit(X, pd.Series([2.0, 1.0]))
+    np.testing.assert_allclose(model.predict(X), [3.0, 6.0])
+
+
+def test_garch_recovers_persistent_dynamics_and_calibrates_to_the_target(
+    frame: pd.DataFrame,
+) -> None:
+    X, y = _xy(frame)
+    model = GarchModel().fit(X, y)
+    coef = model.coefficients()
+    # simulated with alpha=0.08, beta=0.90 (times an intraday profile GARCH does not model)
+    assert 0.02 < coef["alpha"] < 0.3
+    assert 0.6 < coef["alpha"] + coef["beta"] < 1.0
+    # the calibration makes the in-sample QLIKE-optimal scale exactly one
+    assert np.mean(y.to_numpy() / model.predict(X)) == pytest.approx(1.0, rel=1e-6)
+
+
+def test_garch_warm_start_refit_reaches_the_same_optimum(frame: pd.DataFrame) -> None:
+    X, y = _xy(frame)
+    warm = GarchModel(warm_start=True).fit(X.iloc[:2000], y.iloc[:2000]).fit(X, y)
+    cold = GarchModel(warm_start=False).fit(X, y)
+    np.testing.assert_allclose(warm.params_, cold.params_, rtol=0.05, atol=1e-3)
+
+
+def test_har_uses_the_har_components_and_corrects_the_log_bias(frame: pd.DataFrame) -> None:
+    X, y = _xy(frame)
+    model = HarModel(interval="1h").fit(X, y)
+    assert model.columns_ == ["har_rv_1", "har_rv_24", "har_rv_168"]
+    coef = model.coefficients()
+    assert {"intercept", "log_har_rv_1", "hour_1", "dow_1"} <= set(coef.index)
+    assert coef[["log_har_rv_1", "log_har_rv_24", "log_har_rv_168"]].sum() > 0.5
+    forecast = model.predict(X)
+    log_fit = np.log(forecast) - 0.5 * model.sigma2_
+    assert np.mean(np.log(y.to_numpy()) - log_fit) == pytest.approx(0.0, abs=1e-8)
+    assert list(model.feature_importances().index) != []
+
+
+def test_har_seasonal_dummies_use_the_forecast_bars_hour(frame: pd.DataFrame) -> None:
+    X, y = _xy(frame)
+    model = HarModel(interval="1h").fit(X, y)
+    design = model._design(X.iloc[:3])
+    hours = (X["timestamp"].iloc[:3] + pd.Timedelta(hours=1)).dt.hour.to_numpy()
+    for row, hour in enumerate(hours):
+        if hour:
+            assert design.iloc[row][f"hour_{hour}"] == 1.0
+
+
+def test_lightgbm_smearing_makes_the_in_sample_scale_one(frame: pd.DataFrame) -> None:
+    X, y = _xy(frame)
+    params = {**TrainParams().lightgbm, "n_estimators": 50, "n_jobs": 1}
+    model = LightGbmModel(params=params, seed=1).fit(X, y)
+    forecast = model.predict(X)
+    assert np.mean(y.to_numpy() / forecast) == pytest.approx(1.0, rel=1e-6)
+    importances = model.feature_importances()
+    assert set(importances.index) == set(frame.attrs["feature_names"])
+    assert importances.iloc[0] > 0.0
+
+
+def test_lightgbm_seed_changes_the_bagged_fit(frame: pd.DataFrame) -> None:
+    X, y = _xy(frame)
+    params = {**TrainParams().lightgbm, "n_estimators": 30, "n_jobs": 1}
+    one = LightGbmModel(params=params, seed=1).fit(X, y).predict(X)
+    two = LightGbmModel(params=params, seed=2).fit(X, y).predict(X)
+    assert not np.allclose(one, two)
+
+
+def test_combination_weights_favour_the_better_member(frame: pd.DataFrame) -> None:
+    X, y = _xy(frame)
+    model = CombinationModel(members=(PersistenceModel(), HarModel(interval="1h"))).fit(X, y)
+    weights = model.weights_
+    assert weights.sum() == pytest.approx(1.0)
+    assert (weights >= 0.0).all()
+    assert weights["har"] > weights["persistence"]
+
+
+def test_combination_warm_refit_scores_the_previous_members_out_of_sample(
+    frame: pd.DataFrame,
+) -> None:
+    X, y = _xy(frame)
+    model = CombinationModel(members=(EwmaModel(), HarModel(interval="1h")))
+    model.fit(X.iloc[:1500], y.iloc[:1500])
+    n_val = len(model.validation_y_)
+    model.fit(X.iloc[:2000], y.iloc[:2000])
+    # the new validation rows are 1501..1999 (after the purge of one row)
+    assert len(model.validation_y_) == n_val + 2000 - 1500 - 1
+    np.testing.assert_array_equal(model.validation_y_[n_val:], y.iloc[1501:2000].to_numpy())
+
+
+def test_fit_rejects_unusable_targets(frame: pd.DataFrame) -> None:
+    X, y = _xy(frame)
+    bad = y.copy()
+    bad.iloc[5] = 0.0
+    with pytest.raises(ModelError, match="non-positive or non-finite"):
+        make_model("har", params=TrainParams(), interval="1h").fit(X, bad)
+    with pytest.raises(ModelError, match="rows"):
+        PersistenceModel().fit(X, y.iloc[:-1])
+
+
+def test_missing_columns_are_named(frame: pd.DataFrame) -> None:
+    X, y = _xy(frame)
+    with pytest.raises(ModelError, match="log_return"):
+        GarchModel().fit(X.drop(columns=["log_return"]), y)
