@@ -90,3 +90,10 @@ def test_feedback_with_an_absurd_realized_value_is_a_400(
     )
     assert response.status_code == 400, response.text
     assert "QLIKE" in response.json()["detail"]
+
+
+def test_an_as_of_pandas_cannot_hold_is_a_400(client: TestClient) -> None:
+    payload = {"symbol": SYMBOL, "as_of": "0190-01-14T18:06:46+17:50", "realized_variance": 1e-6}
+    response = client.post("/feedback", json=payload)
+    assert response.status_code == 400, response.text
+    assert "out of range" in response.json()["detail"]

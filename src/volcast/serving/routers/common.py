@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import pandas as pd
+
+from volcast.errors import ConfigError
 from volcast.serving.holder import ServedModel
 from volcast.serving.schemas import ErrorResponse, ModelRef
 
@@ -17,3 +21,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def model_ref(model: ServedModel) -> ModelRef:
     """The public reference of a served model."""
     return ModelRef(name=model.name, version=model.version, alias=model.alias, run_id=model.run_id)
+
+
+def utc_timestamp(value: datetime, *, field: str) -> pd.Timestamp:
+    """``value`` as a UTC pandas Timestamp (naive means UTC); 400 when pandas cannot hold it."""
+    try:
+        stamp = pd.Timestamp(value)
+        utc = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        utc = utc.as_unit("ns")  # stored bars are ns; years outside 1677-2262 fail here
+    except (ValueError, OverflowError) as exc:
+        raise ConfigError(f"{field} {value.isoformat()} is out of range: {exc}") from exc
+    return utc

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
 from fastapi import APIRouter
 
 from volcast.serving.deps import ServiceDep
-from volcast.serving.routers.common import ERRORS
+from volcast.serving.routers.common import ERRORS, utc_timestamp
 from volcast.serving.schemas import FeedbackRequest, FeedbackResponse
 
 router = APIRouter(tags=["feedback"])
@@ -21,8 +20,7 @@ router = APIRouter(tags=["feedback"])
 async def feedback(request: FeedbackRequest, service: ServiceDep) -> FeedbackResponse:
     """Scores the forecast made at ``as_of`` with QLIKE and updates the rolling loss gauges."""
     entry = service.resolve(request.symbol, request.interval)
-    stamp = pd.Timestamp(request.as_of)
-    as_of = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    as_of = utc_timestamp(request.as_of, field="as_of")
     forecast, baseline, loss, rolling = service.feedback(
         entry, as_of, float(request.realized_variance)
     )

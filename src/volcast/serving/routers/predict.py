@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from volcast.errors import VolcastError
 from volcast.serving import metrics
 from volcast.serving.deps import ServiceDep
-from volcast.serving.routers.common import ERRORS, model_ref
+from volcast.serving.routers.common import ERRORS, model_ref, utc_timestamp
 from volcast.serving.schemas import (
     Baseline,
     BatchRequest,
@@ -86,8 +86,7 @@ def _from_bars(service: ForecastService, entry: Entry) -> PredictResponse:
 
 def _as_of(entry: Entry, request: PredictRequest) -> pd.Timestamp:
     if request.as_of is not None:
-        stamp = pd.Timestamp(request.as_of)
-        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        return utc_timestamp(request.as_of, field="as_of")
     if entry.bars is not None:
         return entry.bars.last_timestamp
     return pd.Timestamp.now(tz="UTC").floor(pd.Timedelta(entry.interval))
