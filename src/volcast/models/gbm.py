@@ -26,9 +26,12 @@ class LightGbmModel(VolatilityModel):
     training rows, which is also the scale factor that minimises in-sample QLIKE.
     ``features=None`` takes ``X.attrs['feature_names']`` (set by the dataset builder) or
     else every numeric column but ``timestamp`` and ``target``. ``params`` are LightGBM
-    parameters (``TrainParams.lightgbm``; an ``n_jobs`` there overrides ``n_jobs``); the seed
-    and ``deterministic=True`` are set here so that a fit is reproducible. OpenMP threads
-    spin while they wait: on a machine busy with other work ``n_jobs=1`` is much faster.
+    parameters (``TrainParams.lightgbm``), which override the defaults ``n_jobs``,
+    ``max_bin=63`` (1.5x faster than 255 with no measurable loss on variance targets) and
+    ``force_col_wise``; the seed and ``deterministic=True`` are always set so that a fit is
+    reproducible. ``n_jobs`` defaults to 1: LightGBM's OpenMP threads spin while they wait,
+    and on a 2-core machine with anything else running (pytest-xdist workers, the API) two
+    threads measured 5-70x slower than one.
     """
 
     name: ClassVar[str] = "lightgbm"
@@ -39,7 +42,7 @@ class LightGbmModel(VolatilityModel):
         params: dict[str, Any] | None = None,
         features: tuple[str, ...] | None = None,
         seed: int = 42,
-        n_jobs: int = 2,
+        n_jobs: int = 1,
     ) -> None:
         self.params = params
         self.features = features
@@ -53,12 +56,15 @@ class LightGbmModel(VolatilityModel):
         if not names:
             raise ModelError("X has no feature columns for LightGBM", model=self.name)
         require_columns(X, names, model=self.name)
+        given = dict(self.params or {})
+        defaults: dict[str, Any] = {"n_jobs": self.n_jobs, "max_bin": 63}
+        if "force_row_wise" not in given:
+            defaults["force_col_wise"] = True
         options: dict[str, Any] = {
-            "n_jobs": self.n_jobs,  # ``params`` may override: 1 avoids oversubscribed cores
-            **(self.params or {}),
+            **defaults,
+            **given,
             "random_state": self.seed,
             "deterministic": True,
-            "force_col_wise": True,
             "verbose": -1,
         }
         booster = lgb.LGBMRegressor(**options)
