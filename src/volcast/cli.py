@@ -7,6 +7,7 @@ code; the logic lives in :mod:`volcast.pipeline.stages`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,10 +16,23 @@ from typing import Annotated, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
 
 from volcast.config import Params, get_settings, load_params
 from volcast.errors import ConfigError, DataQualityError, VolcastError
+from volcast.serving.cli_serve import serve as serve_command
+
+REJECTED_EXIT_CODE = 9
+"""``volcast promote`` exit code when the challenger is rejected."""
 
 app = typer.Typer(
     name="volcast",
@@ -27,7 +41,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(soft_wrap=True)
+# Outside a terminal (CI logs, pipes) Rich would wrap at 80 columns: tables need more.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, soft_wrap=True)
 
 T = TypeVar("T")
@@ -58,6 +73,10 @@ TsFmtOpt = Annotated[
 ]
 SkipOpt = Annotated[
     int | None, typer.Option("--skip-rows", help="Leading lines to skip before the CSV header.")
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", help="CSV of every out-of-sample forecast (SPEC contract)."),
 ]
 StaleOpt = Annotated[
     str | None,
@@ -221,6 +240,153 @@ def _features(params: Params, *, symbol: str, interval: str) -> None:
         console.print(f"  profile: {result.profile_path}")
 
 
+def _model_progress() -> tuple[Progress, Callable[[str, int, int], None]]:
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def update(model: str, fold: int, folds: int) -> None:
+        if model not in tasks:
+            tasks[model] = progress.add_task(f"walk-forward {model}", total=folds)
+        progress.update(tasks[model], completed=fold)
+
+    return progress, update
+
+
+def _metrics_table(metrics: pd.DataFrame, *, title: str, highlight: str | None) -> Table:
+    columns = [
+        ("qlike", "QLIKE", "{:.4f}"),
+        ("rmse_vol", "RMSE vol", "{:.3e}"),
+        ("mae_vol", "MAE vol", "{:.3e}"),
+        ("r2_logvar", "R2 logvar", "{:.3f}"),
+        ("mape", "MAPE", "{:.3f}"),
+        ("directional_accuracy", "dir acc", "{:.3f}"),
+        ("skill_vs_persistence", "skill/pers", "{:+.3f}"),
+        ("skill_vs_garch", "skill/garch", "{:+.3f}"),
+        ("dm_stat_vs_best_baseline", "DM stat", "{:+.2f}"),
+        ("dm_pvalue_vs_best_baseline", "DM p", "{:.3f}"),
+        ("seconds", "seconds", "{:.1f}"),
+    ]
+    table = Table(title=title)
+    table.add_column("model")
+    present = [c for c in columns if c[0] in metrics.columns]
+    for _, label, _ in present:
+        table.add_column(label, justify="right")
+    for name, row in metrics.sort_values("qlike").iterrows():
+        cells = [
+            "-" if pd.isna(row[key]) else fmt.format(float(row[key])) for key, _, fmt in present
+        ]
+        style = "bold green" if name == highlight else None
+        table.add_row(str(name), *cells, style=style)
+    return table
+
+
+def _print_table(table: Table) -> None:
+    """Print a wide table at full width even when stdout is not a terminal (CI logs, pipes)."""
+    console.print(table, soft_wrap=False)
+
+
+def _backtest(params: Params, *, symbol: str, interval: str, output: Path | None) -> None:
+    from volcast.pipeline import stages
+    from volcast.storage import storage_from_settings
+
+    progress, update = _model_progress()
+    with progress:
+        result = stages.run_backtest(
+            storage=storage_from_settings(),
+            symbol=symbol,
+            interval=interval,
+            params=params,
+            progress=update,
+        )
+    n = result.predictions["timestamp"].nunique()
+    _print_table(
+        _metrics_table(
+            result.metrics,
+            title=f"walk-forward backtest {symbol} {interval}: {n} out-of-sample bars, "
+            f"horizon {result.horizon}",
+            highlight=result.selected,
+        )
+    )
+    console.print(
+        f"selected: [bold]{result.selected}[/] (best baseline: {result.best_baseline}), "
+        f"{result.duration_seconds:.1f} s"
+    )
+    if output is not None:
+        columns = ["timestamp", "forecast_variance", "realized_variance", "model"]
+        frame = result.predictions[columns]
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(f".{output.name}.tmp")
+        frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+        tmp.replace(output)
+        console.print(f"  predictions: {output.resolve()} ({len(frame)} rows)")
+
+
+def _train(params: Params, *, symbol: str, interval: str) -> None:
+    from volcast.config import get_settings
+    from volcast.pipeline import stages
+    from volcast.storage import storage_from_settings
+
+    progress, update = _model_progress()
+    with progress:
+        result = stages.train(
+            storage=storage_from_settings(),
+            symbol=symbol,
+            interval=interval,
+            params=params,
+            progress=update,
+            tracking_uri=get_settings().tracking_uri(),
+        )
+    bt = result.backtest
+    n = bt.predictions["timestamp"].nunique()
+    _print_table(
+        _metrics_table(
+            bt.metrics,
+            title=f"walk-forward backtest {symbol} {interval}: {n} out-of-sample bars",
+            highlight=result.challenger,
+        )
+    )
+    console.print(
+        f"train {symbol} {interval}: challenger [bold]{result.challenger}[/] registered as "
+        f"{result.model_name} v{result.version} (@challenger), run {result.run_id}"
+    )
+    console.print(f"  tracking: {get_settings().tracking_uri()}")
+
+
+def _promote(params: Params, *, symbol: str, interval: str) -> bool:
+    from volcast.config import get_settings
+    from volcast.pipeline import stages
+    from volcast.storage import storage_from_settings
+
+    decision, report = stages.promote(
+        storage=storage_from_settings(),
+        symbol=symbol,
+        interval=interval,
+        params=params,
+        tracking_uri=get_settings().tracking_uri(),
+    )
+    verdict = "[bold green]promoted[/]" if decision.promoted else "[bold yellow]rejected[/]"
+    console.print(
+        f"promote {decision.model_name} v{decision.challenger_version}: {verdict}: "
+        f"{decision.reason}"
+    )
+    console.print(
+        f"  champion: v{decision.champion_version}"
+        if decision.champion_version
+        else "  champion: none"
+    )
+    console.print(f"  report:   {report}")
+    return decision.promoted
+
+
 @app.command()
 def ingest(
     source: SourceOpt = None,
@@ -284,6 +450,107 @@ def features(
     _run(action)
 
 
+def _prepare(
+    params: Params,
+    *,
+    source: str | None,
+    path: Path | None,
+    symbol: str,
+    interval: str,
+    timestamp_column: str | None,
+    timestamp_format: str | None,
+    skip_rows: int | None,
+    max_staleness: str | None,
+) -> None:
+    """ingest -> validate -> features."""
+    _ingest(
+        params,
+        source=source,
+        path=path,
+        symbol=symbol,
+        interval=interval,
+        timestamp_column=timestamp_column,
+        timestamp_format=timestamp_format,
+        skip_rows=skip_rows,
+    )
+    _validate(params, symbol=symbol, interval=interval, max_staleness=_staleness(max_staleness))
+    _features(params, symbol=symbol, interval=interval)
+
+
+@app.command()
+def train(
+    symbol: SymbolOpt = None,
+    interval: IntervalOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Backtest every candidate, fit the best, log it to MLflow and register it as @challenger."""
+
+    def action() -> None:
+        params = _params(config)
+        sym, itv = _resolve(params, symbol, interval)
+        _train(params, symbol=sym, interval=itv)
+
+    _run(action)
+
+
+@app.command()
+def backtest(
+    source: SourceOpt = None,
+    path: PathOpt = None,
+    symbol: SymbolOpt = None,
+    interval: IntervalOpt = None,
+    timestamp_column: TsColOpt = None,
+    timestamp_format: TsFmtOpt = None,
+    skip_rows: SkipOpt = None,
+    max_staleness: StaleOpt = None,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Walk-forward backtest of every candidate; prints the metrics table.
+
+    With --source/--path the data is ingested, gated and featurised first.
+    """
+
+    def action() -> None:
+        params = _params(config)
+        sym, itv = _resolve(params, symbol, interval)
+        if source is not None or path is not None:
+            _prepare(
+                params,
+                source=source,
+                path=path,
+                symbol=sym,
+                interval=itv,
+                timestamp_column=timestamp_column,
+                timestamp_format=timestamp_format,
+                skip_rows=skip_rows,
+                max_staleness=max_staleness,
+            )
+        _backtest(params, symbol=sym, interval=itv, output=output)
+
+    _run(action)
+
+
+@app.command()
+def promote(
+    symbol: SymbolOpt = None,
+    interval: IntervalOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Promote @challenger to @champion if it beats the champion on the same recent window.
+
+    Exits 9 when the challenger is rejected (the champion stays; the reason is recorded).
+    """
+
+    def action() -> None:
+        params = _params(config)
+        sym, itv = _resolve(params, symbol, interval)
+        if not _promote(params, symbol=sym, interval=itv):
+            raise typer.Exit(code=REJECTED_EXIT_CODE)
+
+    _run(action)
+
+
 @app.command()
 def pipeline(
     source: SourceOpt = None,
@@ -296,12 +563,16 @@ def pipeline(
     max_staleness: StaleOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Run every stage in order: ingest -> validate -> features (on the sample by default)."""
+    """Run every stage in order: ingest -> validate -> features -> train -> promote.
+
+    Runs on the embedded synthetic sample by default. A rejected challenger is a normal
+    outcome here (the champion stays), reported but not an error.
+    """
 
     def action() -> None:
         params = _params(config)
         sym, itv = _resolve(params, symbol, interval)
-        _ingest(
+        _prepare(
             params,
             source=source,
             path=path,
@@ -310,16 +581,18 @@ def pipeline(
             timestamp_column=timestamp_column,
             timestamp_format=timestamp_format,
             skip_rows=skip_rows,
+            max_staleness=max_staleness,
         )
-        _validate(params, symbol=sym, interval=itv, max_staleness=_staleness(max_staleness))
-        _features(params, symbol=sym, interval=itv)
-        console.print(
-            f"data directory: {Path(get_settings().data_dir).resolve()}"
-            if "://" not in get_settings().data_dir
-            else f"data: {get_settings().data_dir}"
-        )
+        _train(params, symbol=sym, interval=itv)
+        _promote(params, symbol=sym, interval=itv)
+        data_dir = get_settings().data_dir
+        where = data_dir if "://" in data_dir else str(Path(data_dir).resolve())
+        console.print(f"outputs under {where}")
 
     _run(action)
+
+
+app.command(name="serve")(serve_command)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -11,6 +11,8 @@ Layout under the data directory (``VOLCAST_DATA_DIR``)::
     datasets/<slug>/<interval>/meta.json        content hash, feature config, rows
     reports/quality/<slug>_<interval>.json      latest quality-gate report
     reports/profile/<slug>_<interval>.html      ydata-profiling report of the dataset
+    reports/backtest/<slug>_<interval>_*        walk-forward predictions of every candidate
+    reports/promotion/<slug>_<interval>/        markdown comparison report + forecast plot
 
 Every write is atomic: locally a temporary file in the same directory, fsync, then
 ``os.replace``; on object stores a single PUT, which readers see whole or not at all.
@@ -214,6 +216,18 @@ class Layout:
     @property
     def profile_report(self) -> str:
         return f"reports/profile/{self.slug}_{self.interval}.html"
+
+    @property
+    def backtest_predictions(self) -> str:
+        return f"reports/backtest/{self.slug}_{self.interval}_predictions.parquet"
+
+    @property
+    def backtest_meta(self) -> str:
+        return f"reports/backtest/{self.slug}_{self.interval}_meta.json"
+
+    @property
+    def promotion_dir(self) -> str:
+        return f"reports/promotion/{self.slug}_{self.interval}"
 
 
 def storage_from_settings() -> Storage:

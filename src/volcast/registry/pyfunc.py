@@ -15,6 +15,26 @@ from volcast.schemas import bars_per_year
 OUTPUT_COLUMNS = ("variance", "volatility", "annualized_volatility")
 
 
+def to_signature_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with tz-aware datetime columns as naive UTC (MLflow schemas reject tz-aware)."""
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            out[column] = out[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    return out
+
+
+def from_signature_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Inverse of :func:`to_signature_frame`: naive datetime columns read as UTC."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_dtype(out[column].dtype) and not isinstance(
+            out[column].dtype, pd.DatetimeTZDtype
+        ):
+            out[column] = out[column].dt.tz_localize("UTC")
+    return out
+
+
 class VarianceModel(Protocol):
     """Any fitted model whose ``predict`` returns one next-bar variance per feature row."""
 
@@ -64,7 +84,7 @@ class VolcastPyfunc(PythonModel):
                 f"input lacks {len(missing)} feature column(s): {', '.join(missing[:10])}",
                 symbol=symbol,
             )
-        X = frame[self.feature_names]
+        X = from_signature_frame(frame[self.feature_names])
         try:
             variance = np.asarray(self.model.predict(X), dtype="float64").reshape(-1)
         except (ValueError, TypeError) as exc:

@@ -30,7 +30,7 @@ from mlflow.models import infer_signature
 
 from volcast.config import get_settings
 from volcast.errors import NotFoundError, RegistryError, StorageError
-from volcast.registry.pyfunc import VarianceModel, VolcastPyfunc
+from volcast.registry.pyfunc import VarianceModel, VolcastPyfunc, to_signature_frame
 from volcast.schemas import slugify
 
 CHAMPION: Final = "champion"
@@ -165,7 +165,7 @@ def _pip_requirements() -> list[str]:
 
 
 def _example_rows(input_example: pd.DataFrame, feature_names: list[str]) -> pd.DataFrame:
-    rows = input_example[feature_names]
+    rows = to_signature_frame(input_example[feature_names])
     complete = rows.dropna()
     return (complete if not complete.empty else rows).head(INPUT_EXAMPLE_ROWS)
 
@@ -293,7 +293,7 @@ class LoadedModel:
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """Variance, volatility and annualised volatility for each feature row."""
-        result = self.pyfunc.predict(features[self.feature_names])
+        result = self.pyfunc.predict(to_signature_frame(features[self.feature_names]))
         return pd.DataFrame(result)
 
 
