@@ -1,0 +1,129 @@
+"""Training, backtest and promotion through the CLI, on the local store and a real MLflow server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from tests.helpers import REPO_ROOT
+from volcast.cli import REJECTED_EXIT_CODE, app
+from volcast.config import get_settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+runner = CliRunner()
+MODEL = "volcast-eurusd-1h"
+
+
+def _config(tmp_path: Path, **train: Any) -> Path:
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    params["sample"]["n_bars"] = 2400
+    params["profile"]["enabled"] = False
+    params["train"].update({"min_train_bars": 800, "refit_every": 400, **train})
+    params["train"]["lightgbm"]["n_estimators"] = 60
+    params["promotion"]["window_bars"] = 300
+    path = tmp_path / f"params_{len(list(tmp_path.glob('params_*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def _client() -> MlflowClient:
+    uri = get_settings().tracking_uri()
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _alias(alias: str) -> int:
+    return int(_client().get_model_version_by_alias(MODEL, alias).version)
+
+
+def test_pipeline_on_local_store_registers_and_crowns_the_first_model(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    code, out = _invoke("pipeline", "--config", str(_config(tmp_path)))
+    assert code == 0, out
+    assert "promoted" in out
+    assert get_settings().tracking_uri().startswith("sqlite:///")
+    assert _alias("champion") == 1
+    assert _alias("challenger") == 1
+
+    version = _client().get_model_version(MODEL, "1")
+    run = _client().get_run(version.run_id)
+    meta = pd.read_json(data_dir / "datasets" / "eurusd" / "1h" / "meta.json", typ="series")
+    assert run.data.tags["dataset_hash"] == meta["content_hash"]
+    assert run.data.tags["source"] == "sample"
+    assert run.data.tags["symbol"] == "EUR/USD"
+    assert run.data.tags["git_commit"]
+    assert run.data.tags["promotion_decision"] == "promoted"
+    for metric in ("qlike", "rmse_vol", "mae_vol", "r2_logvar", "mape", "directional_accuracy"):
+        assert metric in run.data.metrics
+    assert "har.qlike" in run.data.metrics
+    assert run.data.metrics["qlike"] <= min(
+        run.data.metrics[f"{b}.qlike"] for b in ("persistence", "ewma", "garch", "har")
+    )
+    artifacts = {a.path for a in _client().list_artifacts(run.info.run_id)}
+    assert {"backtest", "plots", "reports"} <= artifacts
+    report = data_dir / "reports" / "promotion" / "eurusd_1h" / "comparison_eurusd_1h.md"
+    text = report.read_text()
+    assert "PROMOTED" in text
+    assert "| baseline | har |" in text
+
+
+def test_better_challenger_moves_the_alias_and_worse_one_does_not(
+    tmp_path: Path, tracking_server: str
+) -> None:
+    # v1: persistence only -> crowned (it is its own best baseline)
+    code, out = _invoke("pipeline", "--config", str(_config(tmp_path, candidates=["persistence"])))
+    assert code == 0, out
+    assert _alias("champion") == 1
+
+    # v2: every candidate -> much better than persistence on the same window -> promoted
+    full = _config(tmp_path)
+    assert _invoke("train", "--config", str(full))[0] == 0
+    code, out = _invoke("promote", "--config", str(full))
+    assert code == 0, out
+    assert _alias("champion") == 2
+
+    # v3: persistence again -> worse than the champion -> rejected, alias unchanged, exit 9
+    worse = _config(tmp_path, candidates=["persistence"])
+    assert _invoke("train", "--config", str(worse))[0] == 0
+    code, out = _invoke("promote", "--config", str(worse))
+    assert code == REJECTED_EXIT_CODE, out
+    assert "rejected" in out
+    assert _alias("champion") == 2
+    assert _alias("challenger") == 3
+    run = _client().get_run(_client().get_model_version(MODEL, "3").run_id)
+    assert run.data.tags["promotion_decision"] == "rejected"
+    assert "champion" in run.data.tags["promotion_reason"]
+
+
+def test_backtest_output_follows_the_csv_contract(tmp_path: Path) -> None:
+    config = _config(tmp_path, candidates=["persistence", "ewma", "har"])
+    output = tmp_path / "out" / "backtest.csv"
+    code, out = _invoke(
+        "backtest", "--source", "sample", "--config", str(config), "--output", str(output)
+    )
+    assert code == 0, out
+    for name in ("persistence", "ewma", "har", "QLIKE"):
+        assert name in out
+    frame = pd.read_csv(output)
+    assert list(frame.columns) == ["timestamp", "forecast_variance", "realized_variance", "model"]
+    assert set(frame["model"]) == {"persistence", "ewma", "har"}
+    stamps = {m: tuple(g["timestamp"]) for m, g in frame.groupby("model")}
+    assert len(set(stamps.values())) == 1  # identical timestamps for every candidate
+    assert frame["forecast_variance"].gt(0).all()
+    per_model = frame[frame["model"] == "har"]
+    assert pd.to_datetime(per_model["timestamp"], utc=True).is_monotonic_increasing
+    # same data, params and seed: the same forecasts
+    again = tmp_path / "again.csv"
+    assert _invoke("backtest", "--config", str(config), "--output", str(again))[0] == 0
+    pd.testing.assert_frame_equal(frame, pd.read_csv(again))
