@@ -27,13 +27,20 @@ from volcast.errors import ConfigError
 from volcast.schemas import BAR_COLUMNS, PRICE_COLUMNS, TIMESTAMP, interval_timedelta
 
 
-def clean_bars(bars: pd.DataFrame, *, interval: str, max_gap_fill: int = 1) -> pd.DataFrame:
+def clean_bars(
+    bars: pd.DataFrame, *, interval: str, max_gap_fill: int | None = None
+) -> pd.DataFrame:
     """Drop null-price bars and forward-fill gaps of at most ``max_gap_fill`` bars.
 
     ``bars`` are gated bars (unique ascending UTC timestamps, :data:`BAR_COLUMNS`); they are
-    not modified. ``max_gap_fill=0`` only drops null-price bars. Returns a new frame sorted
-    by time with a fresh index.
+    not modified. ``max_gap_fill=0`` only drops null-price bars. The default (None) fills
+    isolated one-bar gaps for intraday intervals (a feed outage inside a trading session) and
+    nothing for daily and longer bars, where a missing bar is an exchange holiday: a flat
+    filler bar there would be a fake zero-variance day (floored target) in every holiday.
+    Returns a new frame sorted by time with a fresh index.
     """
+    if max_gap_fill is None:
+        max_gap_fill = 1 if interval_timedelta(interval) < pd.Timedelta(days=1) else 0
     if max_gap_fill < 0:
         raise ConfigError(f"max_gap_fill must be >= 0, got {max_gap_fill}")
     step_ns = int(interval_timedelta(interval).value)

@@ -65,3 +65,11 @@ def test_off_grid_gap_is_left_alone() -> None:
 def test_negative_max_gap_fill_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="max_gap_fill"):
         clean_bars(make_bars(30), interval="1h", max_gap_fill=-1)
+
+
+def test_daily_holiday_is_not_filled_by_default_but_intraday_outage_is() -> None:
+    daily = make_bars(10, freq="1D").drop(index=4).reset_index(drop=True)
+    assert len(clean_bars(daily, interval="1d")) == 9  # a holiday stays a missing day
+    assert len(clean_bars(daily, interval="1d", max_gap_fill=1)) == 10  # unless asked
+    hourly = make_bars(10, freq="1h").drop(index=4).reset_index(drop=True)
+    assert len(clean_bars(hourly, interval="1h")) == 10
