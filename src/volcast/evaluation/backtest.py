@@ -12,12 +12,15 @@ for the forecast at ``t``.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from volcast.config import TrainParams
 from volcast.errors import ModelError
@@ -31,7 +34,7 @@ from volcast.evaluation.metrics import (
     skill,
 )
 from volcast.evaluation.selection import select_model
-from volcast.models import BASELINES, VolatilityModel, make_model
+from volcast.models import BASELINES, CombinationModel, VolatilityModel, make_model
 from volcast.models.base import RV_COLUMN, TARGET_COLUMN, feature_columns
 from volcast.schemas import TIMESTAMP
 
@@ -102,6 +105,42 @@ def _fold_starts(n: int, *, train: TrainParams, horizon: int) -> list[int]:
     return list(range(first, n, train.refit_every))
 
 
+def shared_members(models: dict[str, VolatilityModel]) -> dict[str, list[str]]:
+    """For each combination whose every member is also one of ``models``: those names.
+
+    A member matches a model of the same class and parameters, which a walk-forward fits
+    anyway; the combination then reuses that fit and its out-of-sample forecasts.
+    """
+    out: dict[str, list[str]] = {}
+    for name, model in models.items():
+        if not isinstance(model, CombinationModel):
+            continue
+        matches = [
+            next(
+                (
+                    other
+                    for other, candidate in models.items()
+                    if type(candidate) is type(member)
+                    and candidate.get_params() == member.get_params()
+                ),
+                None,
+            )
+            for member in model.members
+        ]
+        if model.members and all(m is not None for m in matches):
+            out[name] = [str(m) for m in matches]
+    return out
+
+
+def _timed_fit(
+    model: VolatilityModel, X: pd.DataFrame, y: pd.Series
+) -> tuple[VolatilityModel, float]:
+    """A fresh copy of ``model`` fitted on ``X, y``, and the seconds the fit took."""
+    started = time.perf_counter()
+    fitted = clone(model).fit(X, y)
+    return fitted, time.perf_counter() - started
+
+
 def walk_forward(
     dataset: pd.DataFrame,
     *,
@@ -110,12 +149,21 @@ def walk_forward(
     horizon: int,
     interval: str,
     progress: Progress | None = None,
+    n_jobs: int | None = None,
 ) -> BacktestResult:
     """Score every candidate by expanding-window walk-forward on the same bars.
 
     The selected model has the lowest QLIKE; the baselines are candidates too, so it is never
     worse than the best of them. ``metrics`` adds skill against persistence and GARCH (QLIKE)
     when they ran, and a Diebold-Mariano test of each model against the best baseline.
+
+    Every candidate is refitted fold by fold. A combination whose members are candidates too
+    reuses their fits and out-of-sample forecasts (see :func:`shared_members`), which gives
+    the same forecasts as fitting its own members; its ``seconds`` then counts the blend
+    only. Models whose fits are fold-independent (``concurrent_refits``: LightGBM) are
+    fitted ahead in ``n_jobs`` threads (default: the CPUs this process may use; 1 turns it
+    off), with identical results. ``progress`` is called per model and fold, the models of
+    a fold in turn.
     """
     if not candidates:
         raise ModelError("no candidate models to backtest")
@@ -136,24 +184,67 @@ def walk_forward(
             "n_train": [s - horizon for s in starts],
         }
     )
-    forecasts: dict[str, np.ndarray] = {}
-    seconds: dict[str, float] = {}
-    for name in dict.fromkeys(candidates):
-        model_started = time.perf_counter()
-        model: VolatilityModel = make_model(name, params=train, interval=interval, horizon=horizon)
-        out = np.empty(n - starts[0])
-        for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
-            train_end = start - horizon
-            model.fit(X.iloc[:train_end], y.iloc[:train_end])
-            if model.sequential:
-                block = model.predict(X.iloc[:end])[start:end]
-            else:
-                block = model.predict(X.iloc[start:end])
-            out[start - starts[0] : end - starts[0]] = block
-            if progress is not None:
-                progress(name, i + 1, len(starts))
-        forecasts[name] = out
-        seconds[name] = time.perf_counter() - model_started
+    names = list(dict.fromkeys(candidates))
+    models = {
+        name: make_model(name, params=train, interval=interval, horizon=horizon) for name in names
+    }
+    shared = shared_members(models)
+    # members before the combinations that reuse their fits, in each fold
+    order = [name for name in names if name not in shared] + list(shared)
+    forecasts = {name: np.full(n, np.nan) for name in names}
+    seconds = dict.fromkeys(names, 0.0)
+    workers = n_jobs if n_jobs is not None else len(os.sched_getaffinity(0))
+    ahead = [name for name in names if models[name].concurrent_refits] if workers > 1 else []
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        # fold-independent fits run ahead in threads, in fold order; the rest run in turn
+        pending = {
+            name: [
+                pool.submit(_timed_fit, models[name], X.iloc[: s - horizon], y.iloc[: s - horizon])
+                for s in starts
+            ]
+            for name in ahead
+        }
+        try:
+            for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
+                train_end = start - horizon
+                X_train, y_train, X_upto = X.iloc[:train_end], y.iloc[:train_end], X.iloc[:end]
+                for name in order:
+                    model_started = time.perf_counter()
+                    model = models[name]
+                    if name in pending:
+                        model, fit_seconds = pending[name][i].result()
+                        models[name] = model
+                        seconds[name] += fit_seconds
+                        model_started = time.perf_counter()
+                    if name in shared and isinstance(model, CombinationModel):
+                        members = shared[name]
+                        model.fit_shared(
+                            X_train,
+                            y_train,
+                            fitted=[models[m] for m in members],
+                            oos_forecasts=np.column_stack(
+                                [forecasts[m][:train_end] for m in members]
+                            ),
+                        )
+                        block = model.combine(
+                            np.column_stack([forecasts[m][start:end] for m in members])
+                        )
+                    else:
+                        if name not in pending:
+                            model.fit(X_train, y_train)
+                        if model.sequential:
+                            block = model.predict(X_upto)[start:end]
+                        else:
+                            block = model.predict(X.iloc[start:end])
+                    forecasts[name][start:end] = block
+                    seconds[name] += time.perf_counter() - model_started
+                    if progress is not None:
+                        progress(name, i + 1, len(starts))
+        finally:
+            for futures in pending.values():
+                for future in futures:
+                    future.cancel()
+    forecasts = {name: f[starts[0] :] for name, f in forecasts.items()}
     realized = y.iloc[test].to_numpy(dtype="float64")
     current = X[RV_COLUMN].iloc[test].to_numpy(dtype="float64")
     timestamps = X[TIMESTAMP].iloc[test].to_numpy()

@@ -39,6 +39,10 @@ class VolatilityModel(BaseEstimator, ABC):  # type: ignore[misc]
     sequential: ClassVar[bool] = False
     """True when a forecast depends on earlier rows of ``X`` (state carried in order): such a
     model must be given the history, a row-wise one may be given only the rows to forecast."""
+    concurrent_refits: ClassVar[bool] = False
+    """True when a fit depends on its ``X, y`` only (never on an earlier fit) and spends its
+    time in native code that releases the GIL: a walk-forward may then fit the folds of
+    fresh copies concurrently in threads, with identical results."""
 
     @abstractmethod
     def fit(self, X: pd.DataFrame, y: pd.Series) -> Self:

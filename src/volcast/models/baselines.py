@@ -264,7 +264,12 @@ class HarModel(VolatilityModel):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """``exp(fitted log variance + sigma^2 / 2)`` per row."""
-        log_f = self.ols_.predict(self._design(X).to_numpy())
+        design = self._design(X).to_numpy()
+        # summed column by column, so a row's forecast does not depend on the other rows
+        # passed (a BLAS matrix-vector product may sum differently at the edge of a block)
+        log_f = np.full(len(design), float(self.ols_.intercept_))
+        for j, coef in enumerate(np.asarray(self.ols_.coef_, dtype="float64")):
+            log_f = log_f + coef * design[:, j]
         forecast = np.exp(log_f + 0.5 * self.sigma2_)
         return finalize(forecast, floor=self.floor_, model=self.name)
 

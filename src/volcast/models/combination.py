@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Self
 
 import numpy as np
@@ -81,7 +82,7 @@ class CombinationModel(VolatilityModel):
         self.warm_start = warm_start
 
     @staticmethod
-    def _member_logs(models: list[VolatilityModel], X: pd.DataFrame) -> np.ndarray:
+    def _member_logs(models: Sequence[VolatilityModel], X: pd.DataFrame) -> np.ndarray:
         return np.column_stack([np.log(m.predict(X)) for m in models])
 
     def _extends_previous_fit(self, X: pd.DataFrame) -> bool:
@@ -93,13 +94,19 @@ class CombinationModel(VolatilityModel):
         return bool(X[TIMESTAMP].iloc[n_prev - 1] == self.train_end_)
 
     def _validation_set(
-        self, X: pd.DataFrame, y: pd.Series, values: np.ndarray, *, extends: bool
+        self,
+        X: pd.DataFrame,
+        y: pd.Series,
+        values: np.ndarray,
+        *,
+        extends: bool,
+        new_logs: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray] | None:
         n = len(X)
         if extends:
             # rows whose target closed after the previous fit's last target: unseen by members_
             first = self.n_train_ + self.horizon
-            log_f = self._member_logs(self.members_, X)[first:]
+            log_f = self._member_logs(self.members_, X)[first:] if new_logs is None else new_logs
             return (
                 np.vstack([self.validation_log_f_, log_f]),
                 np.concatenate([self.validation_y_, values[first:]]),
@@ -111,17 +118,89 @@ class CombinationModel(VolatilityModel):
         inner = [clone(m).fit(X.iloc[:inner_end], y.iloc[:inner_end]) for m in self.members]
         return self._member_logs(inner, X)[n - n_val :], values[n - n_val :]
 
-    def fit(self, X: pd.DataFrame, y: pd.Series) -> Self:
-        """Fit the weights on out-of-sample member forecasts, then the members on every row."""
+    def _check_inputs(self, X: pd.DataFrame, y: pd.Series) -> np.ndarray:
         values = check_target(X, y, model=self.name)
         if not self.members:
             raise ModelError("a combination needs at least one member model", model=self.name)
         require_columns(X, [TIMESTAMP], model=self.name)
+        return values
+
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> Self:
+        """Fit the weights on out-of-sample member forecasts, then the members on every row."""
+        values = self._check_inputs(X, y)
         extends = self._extends_previous_fit(X)
         validation = self._validation_set(X, y, values, extends=extends)
         # on a warm start the members are refitted in place, so GARCH warm-starts too
         members = self.members_ if extends else [clone(m) for m in self.members]
         fitted = [m.fit(X, y) for m in members]
+        return self._fit_blend(X, values, fitted, validation)
+
+    def fit_shared(
+        self,
+        X: pd.DataFrame,
+        y: pd.Series,
+        *,
+        fitted: Sequence[VolatilityModel],
+        oos_forecasts: np.ndarray,
+    ) -> Self:
+        """Fit the blend on members another caller has already fitted on ``X, y``.
+
+        For a walk-forward that backtests the members as candidates too, so that each is
+        fitted once per fold; the result is identical to :meth:`fit` given the same history.
+        ``fitted`` holds, in the order of ``members``, models of the same class and
+        parameters fitted on exactly ``X, y`` (kept as ``members_`` by reference, not
+        copied: refitting them later changes this combination). ``oos_forecasts`` (one row
+        per row of ``X``, one column per member, NaN where unknown) holds forecasts each
+        member made for a row by a fit on earlier rows only; a warm refit reads the rows
+        its previous members never saw (the last test block less the purge gap) and raises
+        :class:`ModelError` if any of them is missing. A first fit still fits its own
+        members on the inner training rows.
+        """
+        values = self._check_inputs(X, y)
+        fitted = list(fitted)
+        self._check_shared_members(fitted)
+        forecasts = np.asarray(oos_forecasts, dtype="float64")
+        if forecasts.shape != (len(X), len(fitted)):
+            raise ModelError(
+                f"oos_forecasts has shape {forecasts.shape}; expected one row per row of X and"
+                f" one column per member, {(len(X), len(fitted))}",
+                model=self.name,
+            )
+        extends = self._extends_previous_fit(X)
+        new_logs = None
+        if extends:
+            new = forecasts[self.n_train_ + self.horizon :]
+            if not np.all(np.isfinite(new) & (new > 0.0)):
+                raise ModelError(
+                    f"oos_forecasts lacks positive out-of-sample forecasts for rows"
+                    f" {self.n_train_ + self.horizon}..{len(X) - 1}, which the warm refit"
+                    " scores the previous members on",
+                    model=self.name,
+                )
+            new_logs = np.log(new)
+        validation = self._validation_set(X, y, values, extends=extends, new_logs=new_logs)
+        return self._fit_blend(X, values, fitted, validation)
+
+    def _check_shared_members(self, fitted: Sequence[VolatilityModel]) -> None:
+        if len(fitted) != len(self.members):
+            raise ModelError(
+                f"got {len(fitted)} fitted member(s) for {len(self.members)} member(s)",
+                model=self.name,
+            )
+        for spec, model in zip(self.members, fitted, strict=True):
+            if type(spec) is not type(model) or spec.get_params() != model.get_params():
+                raise ModelError(
+                    f"fitted member {model!r} does not match the configured member {spec!r}",
+                    model=self.name,
+                )
+
+    def _fit_blend(
+        self,
+        X: pd.DataFrame,
+        values: np.ndarray,
+        fitted: list[VolatilityModel],
+        validation: tuple[np.ndarray, np.ndarray] | None,
+    ) -> Self:
         if validation is None:
             log_f, y_val = self._member_logs(fitted, X), values
             self.validation_log_f_ = np.empty((0, len(fitted)))
@@ -138,10 +217,20 @@ class CombinationModel(VolatilityModel):
         self.floor_ = float(values.min())
         return self
 
+    def combine(self, member_forecasts: np.ndarray) -> np.ndarray:
+        """The blended forecast from the members' forecasts (rows x ``members_``, in order).
+
+        Row-wise: a row's result depends on that row only, whatever other rows are passed.
+        """
+        log_f = np.log(np.asarray(member_forecasts, dtype="float64"))
+        log_g = np.zeros(log_f.shape[0])
+        for j, weight in enumerate(self.weights_.to_numpy()):
+            log_g = log_g + weight * log_f[:, j]  # elementwise: no batch-dependent BLAS sums
+        return finalize(self.scale_ * np.exp(log_g), floor=self.floor_, model=self.name)
+
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """``scale * exp(sum_i w_i log f_i)`` per row."""
-        log_g = self._member_logs(self.members_, X) @ self.weights_.to_numpy()
-        return finalize(self.scale_ * np.exp(log_g), floor=self.floor_, model=self.name)
+        return self.combine(np.column_stack([m.predict(X) for m in self.members_]))
 
     def feature_importances(self) -> pd.Series:
         """The blend weight of each member."""

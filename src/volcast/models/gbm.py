@@ -35,6 +35,7 @@ class LightGbmModel(VolatilityModel):
     """
 
     name: ClassVar[str] = "lightgbm"
+    concurrent_refits: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -10,8 +10,9 @@ from tests.unit.models.synthetic import make_dataset, simulate_bars
 from volcast.config import FeatureParams, TargetParams, TrainParams
 from volcast.errors import ModelError
 from volcast.evaluation import fit_final, labelled_rows, walk_forward
+from volcast.evaluation.backtest import shared_members
 from volcast.features import build_dataset
-from volcast.models import BASELINES, CANDIDATES
+from volcast.models import BASELINES, CANDIDATES, make_model
 
 FAST = TrainParams(
     min_train_bars=300,
@@ -124,7 +125,8 @@ def test_no_look_ahead_when_later_bars_change(bars: pd.DataFrame, result) -> Non
 
 
 def test_same_data_params_and_seed_give_identical_results(dataset: pd.DataFrame, result) -> None:  # type: ignore[no-untyped-def]
-    again = _run(dataset)
+    # single-threaded this time: fitting LightGBM folds ahead in threads changes nothing
+    again = walk_forward(dataset, candidates=ALL, train=FAST, horizon=1, interval="1h", n_jobs=1)
     pd.testing.assert_frame_equal(again.predictions, result.predictions)
     cols = [c for c in result.metrics.columns if c != "seconds"]
     pd.testing.assert_frame_equal(again.metrics[cols], result.metrics[cols])
@@ -198,3 +200,33 @@ def test_learned_models_beat_persistence_on_a_garch_series() -> None:
     assert qlikes["lightgbm"] < qlikes["persistence"]
     assert qlikes["combination"] < qlikes["ewma"]
     assert out.metrics.loc[out.selected, "skill_vs_persistence"] > 0.2
+
+
+def test_combination_sharing_its_members_fits_forecasts_as_if_alone(
+    dataset: pd.DataFrame,
+    result,  # type: ignore[no-untyped-def]
+) -> None:
+    alone = walk_forward(
+        dataset, candidates=("combination",), train=FAST, horizon=1, interval="1h", n_jobs=1
+    )
+    shared = result.predictions[result.predictions["model"] == "combination"]
+    assert len(shared) == len(alone.predictions) > 500
+    np.testing.assert_array_equal(
+        shared["timestamp"].to_numpy(), alone.predictions["timestamp"].to_numpy()
+    )
+    np.testing.assert_array_equal(
+        shared["forecast_variance"].to_numpy(), alone.predictions["forecast_variance"].to_numpy()
+    )
+
+
+def test_shared_members_needs_every_member_with_the_same_parameters() -> None:
+    def models(*names: str, params: TrainParams = FAST) -> dict[str, object]:
+        return {n: make_model(n, params=params, interval="1h") for n in names}
+
+    assert shared_members(models(*ALL)) == {"combination": ["ewma", "garch", "har", "lightgbm"]}  # type: ignore[arg-type]
+    assert shared_members(models("ewma", "garch", "har", "combination")) == {}  # type: ignore[arg-type]
+    other = models(*ALL)
+    other["lightgbm"] = make_model(
+        "lightgbm", params=TrainParams(lightgbm={"n_estimators": 7}), interval="1h"
+    )
+    assert shared_members(other) == {}  # type: ignore[arg-type]

@@ -148,3 +148,63 @@ def test_missing_columns_are_named(frame: pd.DataFrame) -> None:
     X, y = _xy(frame)
     with pytest.raises(ModelError, match="log_return"):
         GarchModel().fit(X.drop(columns=["log_return"]), y)
+
+
+def test_row_wise_forecasts_do_not_depend_on_the_other_rows(frame: pd.DataFrame) -> None:
+    X, y = _xy(frame)
+    har = HarModel(interval="1h").fit(X.iloc[:2000], y.iloc[:2000])
+    np.testing.assert_array_equal(har.predict(X.iloc[2003:2101]), har.predict(X)[2003:2101])
+    combo = CombinationModel(members=(EwmaModel(), har)).fit(X.iloc[:2000], y.iloc[:2000])
+    members = np.column_stack([m.predict(X) for m in combo.members_])
+    np.testing.assert_array_equal(combo.combine(members[5:77]), combo.predict(X)[5:77])
+
+
+def _members() -> tuple[EwmaModel, GarchModel, HarModel]:
+    return EwmaModel(), GarchModel(), HarModel(interval="1h")
+
+
+def test_combination_fit_shared_equals_fitting_its_own_members(frame: pd.DataFrame) -> None:
+    X, y = _xy(frame)
+    own = CombinationModel(members=_members())
+    shared = CombinationModel(members=_members())
+    fitted = list(_members())  # fitted and scored by the caller, as a walk-forward does
+    oos = np.full((len(X), len(fitted)), np.nan)
+    for start, end in ((1500, 2000), (2000, 2600)):
+        train_end = start - 1
+        own.fit(X.iloc[:train_end], y.iloc[:train_end])
+        for m in fitted:
+            m.fit(X.iloc[:train_end], y.iloc[:train_end])
+        shared.fit_shared(
+            X.iloc[:train_end], y.iloc[:train_end], fitted=fitted, oos_forecasts=oos[:train_end]
+        )
+        np.testing.assert_array_equal(shared.weights_, own.weights_)
+        np.testing.assert_array_equal(shared.validation_y_, own.validation_y_)
+        np.testing.assert_array_equal(shared.predict(X.iloc[:end]), own.predict(X.iloc[:end]))
+        for j, m in enumerate(fitted):
+            oos[start:end, j] = m.predict(X.iloc[:end])[start:end]
+    assert shared.members_[1] is fitted[1]
+
+
+def test_combination_fit_shared_rejects_mismatched_members_and_missing_forecasts(
+    frame: pd.DataFrame,
+) -> None:
+    X, y = _xy(frame)
+    Xa, ya = X.iloc[:1500], y.iloc[:1500]
+    fitted = [m.fit(Xa, ya) for m in _members()]
+    combo = CombinationModel(members=_members())
+    oos = np.full((1500, 3), np.nan)
+    with pytest.raises(ModelError, match="does not match"):
+        combo.fit_shared(Xa, ya, fitted=[fitted[0], fitted[1], EwmaModel()], oos_forecasts=oos)
+    with pytest.raises(ModelError, match="2 fitted member"):
+        combo.fit_shared(Xa, ya, fitted=fitted[:2], oos_forecasts=oos)
+    with pytest.raises(ModelError, match="shape"):
+        combo.fit_shared(Xa, ya, fitted=fitted, oos_forecasts=oos[:, :2])
+    combo.fit_shared(Xa, ya, fitted=fitted, oos_forecasts=oos)
+    longer = 2000
+    with pytest.raises(ModelError, match="out-of-sample forecasts for rows 1501"):
+        combo.fit_shared(
+            X.iloc[:longer],
+            y.iloc[:longer],
+            fitted=fitted,
+            oos_forecasts=np.full((longer, 3), np.nan),
+        )
