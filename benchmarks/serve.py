@@ -1,14 +1,15 @@
 """Serving benchmark: `volcast serve` vs `mlflow models serve` on the same champion.
 
-Builds a throwaway world (SYNTHETIC sample bars, a LightGBM champion in a SQLite MLflow
-registry), starts both servers on loopback with one worker each, and drives each with the
-same bounded async httpx load (concurrency 1 and 16, a fixed number of requests). volcast
-answers a forecast *by symbol* (``{"symbol": "EUR/USD"}``: features from its in-memory
-bars); mlflow gets the ready-made feature row (``dataframe_split``), which favours mlflow.
-Prints throughput, p50/p95/p99 latency and resident memory (server process tree) of both,
-and their ratios.
+Builds a throwaway world with ``volcast pipeline`` (SYNTHETIC sample bars, every candidate
+trained, the winner promoted to ``@champion`` in a SQLite MLflow registry), starts both
+servers on loopback with one worker each, and drives each with the same bounded async httpx
+load (concurrency 1 and 16, a fixed number of requests). volcast answers a forecast *by
+symbol* (``{"symbol": "EUR/USD"}``: precomputed from its in-memory bars once per bar); mlflow
+gets the ready-made latest feature row (``dataframe_split``), which favours mlflow (and is
+not even a correct forecast when the champion is sequential). Prints throughput,
+p50/p95/p99 latency and resident memory (server process tree) of both, and their ratios.
 
-    uv run python benchmarks/serve.py [--requests 2000] [--bars 3000]
+    uv run python benchmarks/serve.py [--requests 2000] [--params params.yaml]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,15 +28,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import psutil
-from mlflow import MlflowClient
 
-from volcast.config import Params
-from volcast.features import build_dataset
-from volcast.models import LightGbmModel
-from volcast.registry import CHAMPION, log_training_run, reference_statistics
+from volcast.registry import CHAMPION
+from volcast.registry.pyfunc import to_signature_frame
 from volcast.schemas import TIMESTAMP
-from volcast.sources.sample import SampleSource
-from volcast.storage import Layout, Storage, content_hash
+from volcast.storage import Layout, Storage
 
 SYMBOL, INTERVAL = "EUR/USD", "1h"
 
@@ -48,57 +46,30 @@ def free_port() -> int:
         return port
 
 
-def build_world(root: Path, n_bars: int) -> tuple[str, dict[str, object]]:
-    """Store sample bars, register a LightGBM champion; returns (tracking URI, mlflow body)."""
-    params = Params()
-    bars = SampleSource(n_bars=n_bars, seed=7, start="2024-01-01T00:00:00Z", regime_shift_at=None)
-    frame = bars.generate(symbol=SYMBOL, interval=INTERVAL)
+def build_world(root: Path, params_file: Path) -> tuple[str, dict[str, object]]:
+    """Run ``volcast pipeline`` (sample source) in ``root``; returns (tracking URI, mlflow body).
+
+    The champion is whatever the pipeline promotes (any candidate). mlflow gets the latest
+    complete dataset row in the logged signature's form (naive-UTC timestamp).
+    """
+    shutil.copy(params_file, root / "params.yaml")
+    env = {**os.environ, "VOLCAST_DATA_DIR": str(root / "data")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    subprocess.run(
+        [sys.executable, "-m", "volcast", "pipeline"],
+        cwd=root, env=env, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
     storage = Storage(root / "data")
-    layout = Layout(SYMBOL, INTERVAL)
-    storage.write_parquet(layout.curated_bars, frame)
-    storage.write_json(
-        layout.curated_meta,
-        {
-            "symbol": SYMBOL,
-            "interval": INTERVAL,
-            "source": "sample",
-            "live": False,
-            "synthetic": True,
-            "rows": len(frame),
-            "last_timestamp": frame[TIMESTAMP].iloc[-1].isoformat(),
-            "content_hash": content_hash(frame),
-        },
-    )
-    data = build_dataset(frame, features=params.features, target=params.target, interval=INTERVAL)
-    names = list(data.attrs["feature_names"])
-    train = data.dropna(subset=[*names, "target"]).reset_index(drop=True)
-    train.attrs["feature_names"] = names
-    X = train.drop(columns=["target"])
-    model = LightGbmModel(params=dict(params.train.lightgbm), n_jobs=1).fit(X, train["target"])
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    info = log_training_run(
-        symbol=SYMBOL,
-        interval=INTERVAL,
-        source="sample",
-        params={"model": "lightgbm"},
-        metrics={},
-        model=model,
-        feature_config={
-            "feature_names": names,
-            "features": params.features.model_dump(mode="json"),
-            "target": params.target.model_dump(mode="json"),
-        },
-        reference_stats=reference_statistics(train[names]),
-        input_example=X,
-        artifacts={},
-        tags={},
-        dataset_hash=content_hash(frame),
-        tracking_uri=uri,
-    )
-    MlflowClient(uri, uri).set_registered_model_alias(info.model_name, CHAMPION, str(info.version))
-    last = data[names].iloc[[-1]]
-    body = {"dataframe_split": json.loads(last.to_json(orient="split", index=False))}
-    return uri, body
+    dataset = storage.read_parquet(Layout(SYMBOL, INTERVAL).dataset)
+    names = [
+        str(n) for n in storage.read_json(Layout(SYMBOL, INTERVAL).dataset_meta)["feature_names"]
+    ]
+    inputs = [TIMESTAMP, *names, "rv"]
+    last = to_signature_frame(dataset[inputs].dropna().iloc[[-1]])
+    body = {
+        "dataframe_split": json.loads(last.to_json(orient="split", index=False, date_format="iso"))
+    }
+    return f"sqlite:///{root / 'data' / 'mlflow.db'}", body
 
 
 async def _load(url: str, body: dict[str, object], *, n: int, concurrency: int) -> list[float]:
@@ -155,17 +126,12 @@ def wait_ready(url: str, timeout: float = 300) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--bars", type=int, default=3000)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="volcast-bench-serve-"))
-    print(f"world in {root} (SYNTHETIC sample bars: {args.bars})", flush=True)
-    uri, mlflow_body = build_world(root, args.bars)
-    env = {
-        **os.environ,
-        "VOLCAST_DATA_DIR": str(root / "data"),
-        "MLFLOW_TRACKING_URI": uri,
-        "VOLCAST_SERVE_HISTORY_BARS": str(args.bars),
-    }
+    print(f"world in {root}: volcast pipeline on the SYNTHETIC sample", flush=True)
+    uri, mlflow_body = build_world(root, args.params.resolve())
+    env = {**os.environ, "VOLCAST_DATA_DIR": str(root / "data"), "MLFLOW_TRACKING_URI": uri}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     v_port, m_port = free_port(), free_port()
     volcast = subprocess.Popen(

@@ -38,12 +38,20 @@ class ServedModel:
     builder: FeatureBuilder
     reference_stats: dict[str, Any]
     predictor: Predictor
+    sequential: bool = False
+    """Whether a forecast depends on earlier rows (EWMA, GARCH, combination): such a model is
+    run through the history in time order and its last forecast taken."""
     loaded_at: float = field(default_factory=time.time)
 
     @property
     def feature_inputs(self) -> list[str]:
         """Input columns a caller must supply as features (all but ``timestamp``)."""
         return [c for c in self.input_columns if c != TIMESTAMP]
+
+    @property
+    def uses_timestamp(self) -> bool:
+        """Whether the model reads the bar's timestamp (seasonal terms)."""
+        return TIMESTAMP in self.input_columns
 
     @property
     def horizon(self) -> int:
@@ -134,4 +142,5 @@ class RegistryLoader:
             ),
             reference_stats=loaded.reference_stats,
             predictor=predictor,
+            sequential=bool(getattr(model, "sequential", False)),
         )

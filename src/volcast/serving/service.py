@@ -9,6 +9,12 @@ assignment, so a request sees either the old entry or the new one, never a mix, 
 on the request path reads a file or calls the registry. A forecast by symbol is then a
 dictionary look-up; a forecast from explicit features scores one frame.
 
+The bars are cleaned exactly as training cleans them (:func:`volcast.quality.clean_bars`,
+isolated one-bar gaps forward-filled) and the latest forecast is made the way training made
+its forecasts: features for the last ``history_bars`` complete rows, the model run through
+all of them in time order, the last forecast kept. Sequential models (EWMA, GARCH, the
+combination) carry state row to row, so scoring the last row alone would be wrong for them.
+
 When the registry cannot be reached the last good model stays in service and
 :meth:`ForecastService.readiness` reports the degradation.
 """
@@ -28,10 +34,10 @@ import pandas as pd
 
 from volcast.config import Params
 from volcast.errors import ConfigError, ModelError, NotFoundError, VolcastError
-from volcast.features import build_dataset
-from volcast.features.estimators import estimator_column
+from volcast.features import FeatureBuilder, build_dataset
 from volcast.models import HarModel
 from volcast.monitoring import DriftDetector
+from volcast.quality import clean_bars
 from volcast.schemas import TIMESTAMP, bars_per_year, interval_timedelta, slugify
 from volcast.serving import metrics
 from volcast.serving.holder import ModelLoader, ServedModel
@@ -57,6 +63,8 @@ class Bars:
     live: bool
     synthetic: bool
     source: str | None
+    truncated: bool = False
+    """Whether older stored bars were left out of ``frame``."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +110,17 @@ def qlike(realized: float, forecast: float) -> float:
     return ratio - math.log(ratio) - 1.0
 
 
-def annualize(variance: float, interval: str) -> tuple[float, float]:
-    """Volatility and annualised volatility of a per-bar variance."""
-    volatility = math.sqrt(max(variance, 0.0))
-    return volatility, volatility * math.sqrt(bars_per_year(interval))
+def annualize(variance: float, interval: str, *, horizon: int) -> tuple[float, float]:
+    """Volatility and annualised volatility of a variance summed over ``horizon`` bars.
+
+    The volatility is the square root of the variance as forecast (over the whole horizon);
+    the annualised figure scales the per-bar variance ``variance / horizon`` to a year,
+    ``sqrt(variance / horizon * bars_per_year)``, as the target's definition states.
+    """
+    if horizon < 1:
+        raise ConfigError(f"horizon must be at least 1 bar, got {horizon}")
+    variance = max(variance, 0.0)
+    return math.sqrt(variance), math.sqrt(variance / horizon * bars_per_year(interval))
 
 
 class ForecastService:
@@ -185,14 +200,43 @@ class ForecastService:
     # ----- explicit features --------------------------------------------------------------------
 
     def predict_features(
-        self, entry: Entry, rows: list[dict[str, float]], as_of: list[pd.Timestamp]
-    ) -> np.ndarray:
+        self, entry: Entry, rows: list[dict[str, float]], as_of: list[pd.Timestamp | None]
+    ) -> tuple[np.ndarray, list[pd.Timestamp]]:
         """Score feature rows with the entry's model; feeds the drift window.
 
-        Raises ConfigError naming missing features, ModelError when the model cannot score them.
+        ``as_of`` is each row's bar (its ``timestamp`` input). It may be None only when the
+        model does not read the timestamp; it then defaults to the latest stored bar. Returns
+        the forecasts and the bars they were made at. Raises ConfigError naming missing inputs
+        (``as_of`` included) or when the model is sequential (its forecast depends on the
+        rows before, which one feature row cannot carry), ModelError when it cannot score.
         """
         model = require_model(entry)
+        if model.sequential:
+            raise ConfigError(
+                f"model {model.name} v{model.version} is sequential (its forecast depends on "
+                "every earlier bar), so it cannot score explicit feature rows; omit `features` "
+                "to forecast from the stored bars",
+                symbol=entry.symbol,
+                interval=entry.interval,
+            )
         needed = model.feature_inputs
+        stamps: list[pd.Timestamp] = []
+        for index, stamp in enumerate(as_of):
+            if stamp is None and model.uses_timestamp:
+                raise ConfigError(
+                    f"features lack the input `as_of` of model {model.name} v{model.version}: "
+                    "it reads the bar's timestamp (seasonal terms); pass the bar as `as_of`",
+                    symbol=entry.symbol,
+                    interval=entry.interval,
+                    item=index,
+                )
+            if stamp is None:
+                stamp = (
+                    entry.bars.last_timestamp
+                    if entry.bars is not None
+                    else pd.Timestamp.now(tz="UTC").floor(interval_timedelta(entry.interval))
+                )
+            stamps.append(stamp)
         for row in rows:
             missing = [name for name in needed if name not in row]
             if missing:
@@ -204,7 +248,7 @@ class ForecastService:
                     interval=entry.interval,
                 )
         frame = pd.DataFrame({name: [row[name] for row in rows] for name in needed})
-        frame.insert(0, TIMESTAMP, pd.DatetimeIndex(as_of))
+        frame.insert(0, TIMESTAMP, pd.DatetimeIndex(stamps))
         try:
             variance = model.predict(frame)
         except ModelError:
@@ -217,7 +261,7 @@ class ForecastService:
             ) from exc
         for row in rows:
             self._observe(entry, model, row)
-        return variance
+        return variance, stamps
 
     # ----- monitoring ---------------------------------------------------------------------------
 
@@ -307,7 +351,7 @@ class ForecastService:
             if position > 0 and stamps.iloc[position - 1] == as_of:
                 history = bars.frame.iloc[:position]
                 if len(history) >= model.builder.required_history:
-                    forecast = _score_last(model, history)
+                    forecast = _score_latest(model, history, rows=self.settings.history_bars)
                     return forecast.variance, None
         raise NotFoundError(
             f"no forecast of {entry.symbol} {entry.interval} at {as_of.isoformat()}: it is not "
@@ -341,24 +385,48 @@ class ForecastService:
                 digest = str(meta.get("content_hash"))
                 if entry.bars is not None and entry.bars.content_hash == digest:
                     continue
-                layout = Layout(entry.symbol, entry.interval)
-                frame = self.storage.read_parquet(layout.curated_bars)
-                if frame.empty:
+                bars = self._read_bars(entry, meta, keep=self._keep(entry))
+                if bars is None:
                     continue
-                tail = frame.tail(self.settings.history_bars).reset_index(drop=True)
-                bars = Bars(
-                    content_hash=digest,
-                    frame=tail,
-                    last_timestamp=pd.Timestamp(tail[TIMESTAMP].iloc[-1]),
-                    live=bool(meta.get("live", False)),
-                    synthetic=bool(meta.get("synthetic", False)),
-                    source=meta.get("source"),
-                )
                 self._install(key, replace(entry, bars=bars))
                 changed.append(key)
             self.last_data_poll = time.time()
         self.export_freshness()
         return changed
+
+    def _keep(self, entry: Entry, model: ServedModel | None = None) -> int:
+        """Bars to keep in memory: the history window plus the longest feature warm-up."""
+        builder = FeatureBuilder(
+            features=self.params.features, target=self.params.target, interval=entry.interval
+        )
+        required = builder.required_history
+        for served in (entry.model, model):
+            if served is not None:
+                required = max(required, served.builder.required_history)
+        return self.settings.history_bars + required
+
+    def _read_bars(self, entry: Entry, meta: dict[str, Any], *, keep: int) -> Bars | None:
+        """The cleaned tail of the stored curated bars (None when none are stored).
+
+        Cleaned over the whole series, as training cleans it, then cut to ``keep`` bars.
+        """
+        layout = Layout(entry.symbol, entry.interval)
+        frame = self.storage.read_parquet(layout.curated_bars)
+        if frame.empty:
+            return None
+        cleaned = clean_bars(frame, interval=entry.interval)
+        if cleaned.empty:
+            return None
+        tail = cleaned.tail(keep).reset_index(drop=True)
+        return Bars(
+            content_hash=str(meta.get("content_hash")),
+            frame=tail,
+            last_timestamp=pd.Timestamp(tail[TIMESTAMP].iloc[-1]),
+            live=bool(meta.get("live", False)),
+            synthetic=bool(meta.get("synthetic", False)),
+            source=meta.get("source"),
+            truncated=len(tail) < len(cleaned),
+        )
 
     def refresh_models(self, *, force: bool = False) -> list[Key]:
         """Load a new version wherever the served alias moved (or every one when ``force``).
@@ -387,7 +455,13 @@ class ForecastService:
                     if entry.model is None:
                         self._install(key, replace(entry, model_error=str(exc)))
                     continue
-                self._install(key, replace(entry, model=model, model_error=None))
+                bars = entry.bars
+                keep = self._keep(entry, model)
+                if bars is not None and bars.truncated and len(bars.frame) < keep:
+                    # the new model needs a longer warm-up than the bars in memory cover
+                    meta = self.storage.read_json(Layout(entry.symbol, entry.interval).curated_meta)
+                    bars = self._read_bars(entry, meta, keep=keep) or bars
+                self._install(key, replace(entry, model=model, model_error=None, bars=bars))
                 swapped.append(key)
                 log.info("serving %s v%s for %s %s", model.name, model.version, *key)
             self.registry_ok = not errors
@@ -401,7 +475,9 @@ class ForecastService:
         old = self._entries.get(key)
         if entry.model is not None and entry.bars is not None:
             try:
-                forecast = _score_last(entry.model, entry.bars.frame)
+                forecast = _score_latest(
+                    entry.model, entry.bars.frame, rows=self.settings.history_bars
+                )
                 har = self._har(key, entry.model, entry.bars)
                 entry = replace(
                     entry,
@@ -569,24 +645,36 @@ def _har_last(har: HarModel | None, model: ServedModel, bars: pd.DataFrame) -> f
         return None
 
 
-def _score_last(model: ServedModel, bars: pd.DataFrame) -> Forecast:
-    """Forecast at the last bar: one feature row from the tail, scored on a one-row frame."""
-    row = model.builder.transform_last(bars)
-    values = {str(k): float(v) for k, v in row.items()}
-    target = model.builder.target
-    values.setdefault(
-        "rv", max(values.get(estimator_column(target.estimator), math.nan), target.floor)
-    )
-    as_of = pd.Timestamp(row.name)  # type: ignore[arg-type]
-    frame = pd.DataFrame({name: [values.get(name, math.nan)] for name in model.feature_inputs})
-    frame.insert(0, TIMESTAMP, pd.DatetimeIndex([as_of]))
+def _score_latest(model: ServedModel, bars: pd.DataFrame, *, rows: int) -> Forecast:
+    """Forecast at the last bar, made as training makes it.
+
+    Builds the dataset rows (features and ``rv``) of ``bars`` with the model's feature
+    builder, keeps the last ``rows`` complete ones (after the warm-up) and runs the model
+    through them in time order; the last forecast is the answer. A row-wise model scores only
+    the last row. ``bars`` are cleaned bars (:func:`volcast.quality.clean_bars`).
+    """
+    builder = model.builder
+    data = build_dataset(
+        bars.tail(rows + builder.required_history),
+        features=builder.features,
+        target=builder.target,
+        interval=builder.interval,
+    ).drop(columns=["target"])
+    last = data.iloc[-1]
+    values = {name: float(last[name]) for name in model.feature_inputs if name in data.columns}
     missing = [n for n in model.feature_inputs if not math.isfinite(values.get(n, math.nan))]
     if missing:
         raise ModelError(
-            f"the latest {len(bars)} bars leave {len(missing)} feature(s) incomplete "
-            f"({', '.join(missing[:5])}); the model needs {model.builder.required_history} bars",
+            f"the latest {len(bars)} bars leave {len(missing)} model input(s) incomplete "
+            f"({', '.join(missing[:5])}); the model needs {builder.required_history} bars",
             symbol=model.symbol,
             interval=model.interval,
         )
-    variance = float(model.predict(frame)[0])
+    if model.sequential:
+        complete = data.iloc[builder.warmup_bars :].tail(rows)
+        complete = complete[complete[model.feature_inputs].notna().all(axis=1)]
+    else:
+        complete = data.iloc[[-1]]
+    variance = float(model.predict(complete.reset_index(drop=True))[-1])
+    as_of = pd.Timestamp(last[TIMESTAMP])
     return Forecast(as_of=as_of, variance=variance, features=values)

@@ -27,7 +27,13 @@ class ServingSettings(BaseSettings):
         default=5.0, gt=0.0, description="How often the curated meta (content hash) is checked"
     )
     history_bars: int = Field(
-        default=2000, ge=1, description="Latest bars kept in memory per symbol (HAR refit too)"
+        default=2000,
+        ge=1,
+        description=(
+            "Complete feature rows a forecast by symbol runs the model through (sequential "
+            "models carry state row to row); the bars kept in memory are these plus the "
+            "model's feature warm-up. The HAR baseline is refit on them too"
+        ),
     )
     drift_window: int = Field(default=500, ge=1, description="Feature rows in the drift window")
     drift_min_samples: int = Field(default=30, ge=1)

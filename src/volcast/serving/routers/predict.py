@@ -40,10 +40,10 @@ def _response(
     mode: str,
 ) -> PredictResponse:
     model = require_model(entry)
-    volatility, annual = annualize(variance, entry.interval)
+    volatility, annual = annualize(variance, entry.interval, horizon=model.horizon)
     base = None
     if baseline is not None:
-        b_vol, b_annual = annualize(baseline, entry.interval)
+        b_vol, b_annual = annualize(baseline, entry.interval, horizon=model.horizon)
         base = Baseline(variance=baseline, volatility=b_vol, annualized_volatility=b_annual)
     step = pd.Timedelta(entry.interval)
     metrics.PREDICTIONS.labels(entry.symbol, entry.interval, mode).inc()
@@ -84,12 +84,10 @@ def _from_bars(service: ForecastService, entry: Entry) -> PredictResponse:
     )
 
 
-def _as_of(entry: Entry, request: PredictRequest) -> pd.Timestamp:
+def _as_of(request: PredictRequest) -> pd.Timestamp | None:
     if request.as_of is not None:
         return utc_timestamp(request.as_of, field="as_of")
-    if entry.bars is not None:
-        return entry.bars.last_timestamp
-    return pd.Timestamp.now(tz="UTC").floor(pd.Timedelta(entry.interval))
+    return None
 
 
 def _count_error(entry: Entry | None, request: PredictRequest, exc: VolcastError) -> None:
@@ -127,9 +125,9 @@ def _forecast_many(
     for indices in groups.values():
         entry = entries[indices[0]]
         rows = [dict(requests[i].features or {}) for i in indices]
-        stamps = [_as_of(entry, requests[i]) for i in indices]
         try:
-            variances = service.predict_features(entry, rows, stamps)
+            given = [_as_of(requests[i]) for i in indices]
+            variances, stamps = service.predict_features(entry, rows, given)
             baselines = service.baseline_for(entry, rows, stamps)
         except VolcastError as exc:
             _count_error(entry, requests[indices[0]], exc)
