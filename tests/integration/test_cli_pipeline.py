@@ -19,6 +19,15 @@ runner = CliRunner()
 SYMBOL = ["--symbol", "TEST/USD", "--interval", "1h"]
 
 
+@pytest.fixture(autouse=True)
+def _no_profile(tmp_path: Path) -> None:
+    """Skip the (slow, separately tested) profile report: these tests are about the data.
+
+    The tests run in ``tmp_path`` (see tests/conftest.py), so this is the default params.yaml.
+    """
+    (tmp_path / "params.yaml").write_text("profile:\n  enabled: false\n")
+
+
 def _bars(n: int, *, seed: int = 3, start: str = "2024-03-04T00:00:00Z") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.004, n)))
@@ -94,7 +103,7 @@ def test_stage_by_stage_on_real_btc_file(data_dir: Path) -> None:
     assert len(features) > 50
     assert not dataset[features].iloc[warmup:].isna().any().any()
     assert dataset["target"].iloc[warmup:-1].gt(0).all()
-    assert (data_dir / "reports" / "profile" / "btcusd_1h.html").exists()
+    assert not (data_dir / "reports" / "profile").exists()  # disabled by this module's params
 
 
 def test_second_run_is_incremental(curated: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
