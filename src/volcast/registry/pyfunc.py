@@ -97,11 +97,13 @@ class VolcastPyfunc(PythonModel):
         variance = np.clip(variance, 0.0, None)
         volatility = np.sqrt(variance)
         per_year = bars_per_year(str(self.feature_config["interval"]))
+        # the target sums variance over `horizon` bars: annualise the per-bar variance
+        horizon = int(self.feature_config.get("target", {}).get("horizon", 1))
         return pd.DataFrame(
             {
                 "variance": variance,
                 "volatility": volatility,
-                "annualized_volatility": volatility * math.sqrt(per_year),
+                "annualized_volatility": volatility * math.sqrt(per_year / horizon),
             },
             index=X.index,
         )

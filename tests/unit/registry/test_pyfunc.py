@@ -90,3 +90,22 @@ def test_annualisation_uses_the_interval() -> None:
         None, pd.DataFrame({"a": [0.0]})
     )
     assert out["annualized_volatility"].iloc[0] == pytest.approx(0.01 * math.sqrt(252))
+
+
+def test_annualisation_divides_a_multi_bar_variance_by_the_horizon() -> None:
+    config = {
+        "feature_names": ["a"],
+        "interval": "1d",
+        "symbol": "AAPL",
+        "target": {"horizon": 4},
+    }
+
+    class Four:
+        def predict(self, X: pd.DataFrame) -> np.ndarray:
+            return np.full(len(X), 4e-4)  # variance summed over 4 days
+
+    out = VolcastPyfunc(Four(), feature_config=config, reference_stats={}).predict(
+        None, pd.DataFrame({"a": [0.0]})
+    )
+    assert out["volatility"].iloc[0] == pytest.approx(0.02)
+    assert out["annualized_volatility"].iloc[0] == pytest.approx(0.01 * math.sqrt(252))
