@@ -132,6 +132,12 @@ def shared_members(models: dict[str, VolatilityModel]) -> dict[str, list[str]]:
     return out
 
 
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _timed_fit(
     model: VolatilityModel, X: pd.DataFrame, y: pd.Series
 ) -> tuple[VolatilityModel, float]:
@@ -193,7 +199,7 @@ def walk_forward(
     order = [name for name in names if name not in shared] + list(shared)
     forecasts = {name: np.full(n, np.nan) for name in names}
     seconds = dict.fromkeys(names, 0.0)
-    workers = n_jobs if n_jobs is not None else len(os.sched_getaffinity(0))
+    workers = n_jobs if n_jobs is not None else _usable_cpus()
     ahead = [name for name in names if models[name].concurrent_refits] if workers > 1 else []
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         # fold-independent fits run ahead in threads, in fold order; the rest run in turn
