@@ -92,7 +92,8 @@ def _split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     return X, frame[TARGET_COLUMN]
 
 
-def _fold_starts(n: int, *, train: TrainParams, horizon: int) -> list[int]:
+def fold_starts(n: int, *, train: TrainParams, horizon: int) -> list[int]:
+    """Row indices where the walk-forward refits (each serves the block up to the next)."""
     first = train.min_train_bars + horizon
     if train.max_test_bars is not None:
         first = max(first, n - train.max_test_bars)
@@ -177,7 +178,7 @@ def walk_forward(
     frame = labelled_rows(dataset)
     X, y = _split(frame)
     n = len(frame)
-    starts = _fold_starts(n, train=train, horizon=horizon)
+    starts = fold_starts(n, train=train, horizon=horizon)
     ends = [*starts[1:], n]
     test = slice(starts[0], n)
     folds = pd.DataFrame(

@@ -25,9 +25,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from volcast.config import Params
+from volcast.config import Params, TrainParams
 from volcast.errors import DataQualityError, NotFoundError
-from volcast.evaluation.backtest import BacktestResult, fit_final, labelled_rows, walk_forward
+from volcast.evaluation.backtest import (
+    BacktestResult,
+    fit_final,
+    fold_starts,
+    labelled_rows,
+    walk_forward,
+)
 from volcast.evaluation.metrics import compute_metrics
 from volcast.features import build_dataset
 from volcast.models import BASELINES
@@ -37,7 +43,7 @@ from volcast.sources import Source
 from volcast.storage import Layout, Storage, content_hash
 
 if TYPE_CHECKING:
-    from volcast.registry import PromotionDecision
+    from volcast.registry import LoadedModel, PromotionDecision
 
 Progress = Callable[[str], None]
 
@@ -423,6 +429,43 @@ def choose_challenger(result: BacktestResult, *, window_bars: int) -> str:
     return result.selected
 
 
+def refit_forecasts(
+    loaded: LoadedModel, labelled: pd.DataFrame, *, first: int, train: TrainParams, horizon: int
+) -> np.ndarray:
+    """Out-of-sample forecasts of a registered model's specification from row ``first`` on.
+
+    The model is cloned unfitted (same hyperparameters and feature set) and refitted on the
+    walk-forward backtest's own fold schedule (rows before each block minus the purge gap),
+    so a champion trained long ago and a challenger trained today are scored alike, and the
+    challenger's forecasts equal its backtest forecasts. A model whose features the current
+    dataset no longer has is scored frozen instead (its in-sample bars can only flatter it,
+    so the comparison then errs towards keeping it).
+    """
+    from sklearn.base import clone
+
+    names = [str(c) for c in loaded.feature_config.get("model_features", [])]
+    estimator = loaded.estimator
+    if not names or any(c not in labelled.columns for c in names) or first <= horizon:
+        return np.asarray(loaded.predict(labelled)["variance"].to_numpy()[first:], dtype="float64")
+    X = labelled.drop(columns=["target"])
+    X.attrs = {**labelled.attrs, "feature_names": names}
+    y = labelled["target"]
+    n = len(labelled)
+    starts = fold_starts(n, train=train, horizon=horizon)
+    blocks = []
+    model = clone(estimator)  # refitted fold after fold, as walk_forward does (warm starts)
+    for start, end in zip(starts, [*starts[1:], n], strict=True):
+        model.fit(X.iloc[: start - horizon], y.iloc[: start - horizon])
+        if end <= first:
+            continue
+        if getattr(model, "sequential", False):
+            block = model.predict(X.iloc[:end])[start:end]
+        else:
+            block = model.predict(X.iloc[start:end])
+        blocks.append(block[max(first - start, 0) :])
+    return np.asarray(np.concatenate(blocks), dtype="float64")
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """The backtest, the challenger chosen from it and its registered version."""
@@ -482,15 +525,6 @@ def train(
     inputs = model_inputs(dataset)
     feature_names = list(dataset.attrs["feature_names"])
     storage.write_parquet(layout.backtest_predictions, result.predictions)
-    storage.write_json(
-        layout.backtest_meta,
-        {
-            "challenger": challenger,
-            "selected_on_full_window": result.selected,
-            "best_baseline": result.best_baseline,
-            "dataset_hash": dataset.attrs["content_hash"],
-        },
-    )
     with tempfile.TemporaryDirectory(prefix="volcast-train-") as tmp:
         out = Path(tmp)
         chosen = result.predictions[result.predictions["model"] == challenger]
@@ -564,6 +598,17 @@ def train(
             dataset_hash=str(dataset.attrs["content_hash"]),
             tracking_uri=tracking_uri,
         )
+    storage.write_json(
+        layout.backtest_meta,
+        {
+            "challenger": challenger,
+            "version": info.version,
+            "run_id": info.run_id,
+            "selected_on_full_window": result.selected,
+            "best_baseline": result.best_baseline,
+            "dataset_hash": dataset.attrs["content_hash"],
+        },
+    )
     return TrainResult(
         symbol,
         interval,
@@ -596,14 +641,15 @@ def promote(
 ) -> tuple[PromotionDecision, str]:
     """Compare ``@challenger`` with the live ``@champion`` on the same recent window.
 
-    The window is the last ``promotion.window_bars`` labelled bars. The challenger is scored
-    by its walk-forward (out-of-sample) forecasts from the latest backtest; the champion by
-    its frozen model on the same bars (in-sample for bars it was trained on, which can only
-    flatter it: the comparison errs towards keeping the champion); the baselines by their
-    walk-forward forecasts. Returns the decision and where the markdown report (with its
-    forecast plot) was stored, under ``reports/promotion/``.
+    The window is the last ``promotion.window_bars`` labelled bars, and every model forecasts
+    each of its bars out of sample by the same walk-forward protocol: the challenger and the
+    baselines with their forecasts from the latest backtest, the champion by refitting its
+    registered specification (hyperparameters and feature set) on the same fold schedule
+    (see :func:`refit_forecasts`), so a champion trained long ago and a challenger trained
+    today are scored alike. Returns the decision and where the
+    markdown report (with its forecast plot) was stored, under ``reports/promotion/``.
     """
-    from volcast.registry import CHALLENGER, LoadedModel, forecast_plot, resolve_alias
+    from volcast.registry import forecast_plot
     from volcast.registry import promote as registry_promote
 
     layout = Layout(symbol, interval)
@@ -617,34 +663,37 @@ def promote(
     window = params.promotion.window_bars
     stamps = predictions[TIMESTAMP].drop_duplicates().sort_values().iloc[-window:]
     in_window = predictions[predictions[TIMESTAMP].isin(set(stamps))]
-    challenger_version = resolve_alias(symbol, interval, CHALLENGER, tracking_uri=tracking_uri)
+
+    first_row = int(np.flatnonzero(labelled[TIMESTAMP].isin(set(stamps)).to_numpy())[0])
+    meta = storage.read_json(layout.backtest_meta)
+    challenger_version = int(meta["version"])
+    chosen = in_window[in_window["model"] == str(meta["challenger"])]
 
     def evaluate(loaded: LoadedModel) -> dict[str, float]:
-        if loaded.version == challenger_version:
-            name = str(loaded.feature_config.get("model", ""))
-            frame = in_window[in_window["model"] == name]
-            if len(frame) == len(stamps):
-                return compute_metrics(frame)
-        # frozen model: feed the history (sequential models filter through it), keep the window
-        forecast = loaded.predict(labelled)["variance"].to_numpy()
-        rows = labelled[TIMESTAMP].isin(set(stamps)).to_numpy()
-        frame = pd.DataFrame(
-            {
-                "forecast_variance": forecast[rows],
-                "realized_variance": labelled["target"].to_numpy()[rows],
-                "current_variance": labelled["rv"].to_numpy()[rows],
-            }
+        if loaded.version == challenger_version and len(chosen) == len(stamps):
+            return compute_metrics(chosen)  # its walk-forward forecasts on these very bars
+        forecast = refit_forecasts(
+            loaded,
+            labelled,
+            first=first_row,
+            train=params.train,
+            horizon=params.target.horizon,
         )
-        return compute_metrics(frame)
+        return compute_metrics(
+            pd.DataFrame(
+                {
+                    "forecast_variance": forecast,
+                    "realized_variance": labelled["target"].to_numpy()[first_row:],
+                    "current_variance": labelled["rv"].to_numpy()[first_row:],
+                }
+            )
+        )
 
     baselines = {
         str(name): compute_metrics(group)
         for name, group in in_window.groupby("model", sort=False)
         if name in BASELINES
     }
-    meta = storage.read_json(layout.backtest_meta)
-    challenger_name = str(meta["challenger"])
-    chosen = in_window[in_window["model"] == challenger_name]
     with tempfile.TemporaryDirectory(prefix="volcast-promote-") as tmp:
         out = Path(tmp)
         plot = forecast_plot(chosen, out / f"forecast_{layout.slug}_{interval}.png")

@@ -291,6 +291,11 @@ class LoadedModel:
         """The model's input columns, in order."""
         return [str(name) for name in self.feature_config["feature_names"]]
 
+    @property
+    def estimator(self) -> Any:
+        """The fitted volcast model inside the pyfunc (for refits of the same specification)."""
+        return self.pyfunc.unwrap_python_model().model
+
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """Variance, volatility and annualised volatility for each feature row."""
         result = self.pyfunc.predict(to_signature_frame(features[self.feature_names]))
