@@ -8,6 +8,7 @@ code; the logic lives in :mod:`volcast.pipeline.stages`.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -295,12 +296,12 @@ def _print_table(table: Table) -> None:
 
 
 def _backtest(params: Params, *, symbol: str, interval: str, output: Path | None) -> None:
-    from volcast.pipeline import stages
+    from volcast.pipeline import training
     from volcast.storage import storage_from_settings
 
     progress, update = _model_progress()
     with progress:
-        result = stages.run_backtest(
+        result = training.run_backtest(
             storage=storage_from_settings(),
             symbol=symbol,
             interval=interval,
@@ -332,12 +333,12 @@ def _backtest(params: Params, *, symbol: str, interval: str, output: Path | None
 
 def _train(params: Params, *, symbol: str, interval: str) -> None:
     from volcast.config import get_settings
-    from volcast.pipeline import stages
+    from volcast.pipeline import training
     from volcast.storage import storage_from_settings
 
     progress, update = _model_progress()
     with progress:
-        result = stages.train(
+        result = training.train(
             storage=storage_from_settings(),
             symbol=symbol,
             interval=interval,
@@ -363,10 +364,10 @@ def _train(params: Params, *, symbol: str, interval: str) -> None:
 
 def _promote(params: Params, *, symbol: str, interval: str) -> bool:
     from volcast.config import get_settings
-    from volcast.pipeline import stages
+    from volcast.pipeline import training
     from volcast.storage import storage_from_settings
 
-    decision, report = stages.promote(
+    decision, report = training.promote(
         storage=storage_from_settings(),
         symbol=symbol,
         interval=interval,
@@ -572,19 +573,36 @@ def pipeline(
     def action() -> None:
         params = _params(config)
         sym, itv = _resolve(params, symbol, interval)
-        _prepare(
-            params,
-            source=source,
-            path=path,
-            symbol=sym,
-            interval=itv,
-            timestamp_column=timestamp_column,
-            timestamp_format=timestamp_format,
-            skip_rows=skip_rows,
-            max_staleness=max_staleness,
+        timings: dict[str, float] = {}
+
+        def timed(stage: str, run: Callable[[], object]) -> None:
+            started = time.perf_counter()
+            run()
+            timings[stage] = time.perf_counter() - started
+
+        timed(
+            "ingest",
+            lambda: _ingest(
+                params,
+                source=source,
+                path=path,
+                symbol=sym,
+                interval=itv,
+                timestamp_column=timestamp_column,
+                timestamp_format=timestamp_format,
+                skip_rows=skip_rows,
+            ),
         )
-        _train(params, symbol=sym, interval=itv)
-        _promote(params, symbol=sym, interval=itv)
+        timed(
+            "validate",
+            lambda: _validate(
+                params, symbol=sym, interval=itv, max_staleness=_staleness(max_staleness)
+            ),
+        )
+        timed("features", lambda: _features(params, symbol=sym, interval=itv))
+        timed("train", lambda: _train(params, symbol=sym, interval=itv))
+        timed("promote", lambda: _promote(params, symbol=sym, interval=itv))
+        console.print("stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
         data_dir = get_settings().data_dir
         where = data_dir if "://" in data_dir else str(Path(data_dir).resolve())
         console.print(f"outputs under {where}")

@@ -16,6 +16,8 @@ synthetic (``dataset.attrs["synthetic"]``). Telemetry of ydata-profiling is swit
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import warnings
@@ -129,7 +131,8 @@ def write_profile(
     if synthetic:
         description = f"{SYNTHETIC_LABEL}: generated, not market data. {description}"
     try:
-        with warnings.catch_warnings():
+        # ydata-profiling draws one tqdm bar even with progress_bar=False: keep it off stderr
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             report = ProfileReport(
                 frame,
