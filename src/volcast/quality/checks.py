@@ -263,7 +263,8 @@ def check_freshness(
 ) -> CheckResult:
     """The last bar closed at most ``max_age`` before ``now``; skipped when ``max_age`` is None.
 
-    A bar stamped ``t`` closes at ``t + interval``, so its age is ``now - t - interval``.
+    A bar stamped ``t`` closes at ``t + interval``, so its age is ``now - t - interval``. A
+    last bar stamped after ``now`` fails too: it points at a time-zone or clock error.
     """
     if max_age is None:
         return CheckResult(
@@ -279,6 +280,14 @@ def check_freshness(
         return _result("freshness", False, "no bar with a timestamp to measure freshness")
     last = valid.max()
     age = now - last - interval
+    if last > now:
+        # a bar that has not even started: timestamps in the wrong zone or a skewed clock
+        return _result(
+            "freshness",
+            False,
+            f"last bar {_ts(last)} starts after now ({_ts(now.floor('s'))}): "
+            "timestamps in the wrong time zone or a clock error",
+        )
     ok = age <= max_age
     return _result(
         "freshness",

@@ -292,3 +292,10 @@ def test_real_btc_hourly_file_passes_with_outliers_flagged() -> None:
     assert len(clean) == report.check("record_count").count > 10_000
     assert clean["timestamp"].is_monotonic_increasing
     assert "return_outliers" in report.warnings
+
+
+def test_live_bar_stamped_in_the_future_fails_freshness() -> None:
+    with pytest.raises(DataQualityError) as info:
+        _gate(make_bars(100), live=True, now=LAST - pd.Timedelta(hours=3))
+    assert info.value.failed_checks == ["freshness"]
+    assert "time zone" in str(info.value)
