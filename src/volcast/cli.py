@@ -7,6 +7,7 @@ code; the logic lives in :mod:`volcast.pipeline.stages`.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -295,6 +296,18 @@ def _print_table(table: Table) -> None:
     console.print(table, soft_wrap=False)
 
 
+def _check_output(output: Path) -> None:
+    """Fail before a long backtest when ``--output`` cannot be written."""
+    if output.is_dir() or not output.name or output.name in (".", ".."):
+        raise ConfigError(f"--output {output} must be a file path, not a directory")
+    parent = output.parent
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ConfigError(f"--output {output}: {existing} is a file, not a directory")
+    if existing is not None and not os.access(existing, os.W_OK):
+        raise ConfigError(f"--output {output}: {existing} is not writable")
+
+
 def _backtest(params: Params, *, symbol: str, interval: str, output: Path | None) -> None:
     from volcast.pipeline import training
     from volcast.storage import storage_from_settings
@@ -324,10 +337,13 @@ def _backtest(params: Params, *, symbol: str, interval: str, output: Path | None
     if output is not None:
         columns = ["timestamp", "forecast_variance", "realized_variance", "model"]
         frame = result.predictions[columns]
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_name(f".{output.name}.tmp")
-        frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
-        tmp.replace(output)
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            tmp = output.with_name(f".{output.name}.tmp")
+            frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+            tmp.replace(output)
+        except OSError as exc:
+            raise ConfigError(f"cannot write --output {output}: {exc}") from exc
         console.print(f"  predictions: {output.resolve()} ({len(frame)} rows)")
 
 
@@ -527,6 +543,8 @@ def backtest(
                 skip_rows=skip_rows,
                 max_staleness=max_staleness,
             )
+        if output is not None:
+            _check_output(output)
         _backtest(params, symbol=sym, interval=itv, output=output)
 
     _run(action)

@@ -34,7 +34,10 @@ def interval_seconds(interval: str) -> int:
         raise ConfigError(
             f"unknown interval {interval!r}; use e.g. 1min, 5min, 15min, 30min, 1h, 4h, 1d, 1w"
         )
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    count = int(match.group(1))
+    if count <= 0:
+        raise ConfigError(f"interval {interval!r} must be a positive length such as 1h")
+    return count * _UNIT_SECONDS[match.group(2)]
 
 
 def interval_timedelta(interval: str) -> pd.Timedelta:

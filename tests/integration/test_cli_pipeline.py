@@ -62,10 +62,10 @@ def _invoke(*args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def curated(tmp_path: Path, data_dir: Path) -> tuple[Path, pd.DataFrame]:
-    """300 bars of which the first 200 are ingested, gated and featurised."""
-    frame = _bars(300)
+    """700 bars of which the first 600 are ingested, gated and featurised."""
+    frame = _bars(700)
     base = tmp_path / "base.csv"
-    frame.iloc[:200].to_csv(base, index=False)
+    frame.iloc[:600].to_csv(base, index=False)
     for cmd in (
         ["ingest", "--source", "csv", "--path", str(base), *SYMBOL],
         ["validate", *SYMBOL],
@@ -124,12 +124,12 @@ def test_second_run_is_incremental(curated: tuple[Path, pd.DataFrame], tmp_path:
     assert "100 new bars" in out
     assert _invoke("validate", *SYMBOL)[0] == 0
     curated_bars = pd.read_parquet(data_dir / "curated" / "testusd" / "1h" / "bars.parquet")
-    assert len(curated_bars) == 300
+    assert len(curated_bars) == 700
 
 
 def _corrupt(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     out = frame.copy()
-    new = out.index[200:]
+    new = out.index[600:]
     if kind == "null_ratio":
         out.loc[new[:10], "close"] = np.nan
     elif kind == "ohlc_consistency":
@@ -209,3 +209,24 @@ def test_unknown_source_and_bad_interval_are_config_errors() -> None:
     code, out = _invoke("validate", "--symbol", "X", "--interval", "7parsecs")
     assert code == 2
     assert "interval" in out
+
+
+def test_features_on_too_little_history_fail_clearly(tmp_path: Path) -> None:
+    short = tmp_path / "short.csv"
+    _bars(100).to_csv(short, index=False)
+    assert _invoke("ingest", "--source", "csv", "--path", str(short), *SYMBOL)[0] == 0
+    assert _invoke("validate", *SYMBOL)[0] == 0
+    code, out = _invoke("features", *SYMBOL)
+    assert code == 6
+    assert "warm-up" in out
+
+
+def test_backtest_output_that_cannot_be_written_fails_before_running(tmp_path: Path) -> None:
+    code, out = _invoke("backtest", *SYMBOL, "--output", str(tmp_path))
+    assert code == 2
+    assert "must be a file path" in out
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    code, out = _invoke("backtest", *SYMBOL, "--output", str(blocker / "x.csv"))
+    assert code == 2
+    assert "is a file" in out

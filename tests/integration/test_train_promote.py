@@ -77,6 +77,18 @@ def test_pipeline_on_local_store_registers_and_crowns_the_first_model(
     assert "PROMOTED" in text
     assert "| baseline | har |" in text
 
+    # new bars after `train`: promotion refuses to compare on bars the challenger never saw
+    more = yaml.safe_load(_config(tmp_path).read_text())
+    more["sample"]["n_bars"] = 2500
+    grown = tmp_path / "grown.yaml"
+    grown.write_text(yaml.safe_dump(more))
+    for stage in ("ingest", "validate", "features"):
+        assert _invoke(stage, "--config", str(grown))[0] == 0
+    code, out = _invoke("promote", "--config", str(grown))
+    assert code == 6
+    assert "train again" in out
+    assert _alias("champion") == 1
+
 
 def test_better_challenger_moves_the_alias_and_worse_one_does_not(
     tmp_path: Path, tracking_server: str

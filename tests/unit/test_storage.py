@@ -185,3 +185,10 @@ class TestContentHash:
         narrower = frame.astype({"volume": "int32"})
         assert content_hash(narrower) != content_hash(frame)
         assert content_hash(frame.astype({"volume": "float64"})) != content_hash(frame)
+
+
+def test_zero_length_interval_is_a_config_error() -> None:
+    from volcast.schemas import interval_seconds
+
+    with pytest.raises(ConfigError, match="positive"):
+        interval_seconds("0h")

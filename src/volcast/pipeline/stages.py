@@ -277,6 +277,14 @@ def features(
     dataset = build_dataset(bars, features=params.features, target=params.target, interval=interval)
     feature_names = list(dataset.attrs.get("feature_names", []))
     warmup = int(dataset.attrs.get("warmup_bars", 0))
+    if len(dataset) <= warmup + params.target.horizon:
+        raise NotFoundError(
+            f"{len(dataset)} curated bars give no complete feature row: the features need "
+            f"{warmup} bars of warm-up plus {params.target.horizon} for the target; "
+            "ingest more history",
+            symbol=symbol,
+            interval=interval,
+        )
     synthetic = bool(curated_meta.get("synthetic", False))
     dataset.attrs["synthetic"] = synthetic
     digest = content_hash(dataset)

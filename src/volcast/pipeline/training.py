@@ -334,6 +334,13 @@ def promote(
 
     first_row = int(np.flatnonzero(labelled[TIMESTAMP].isin(set(stamps)).to_numpy())[0])
     meta = storage.read_json(layout.backtest_meta)
+    if meta.get("dataset_hash") != dataset.attrs["content_hash"]:
+        raise NotFoundError(
+            "the dataset changed since the last `volcast train` (new bars or parameters): "
+            "train again so challenger, champion and baselines are scored on the same bars",
+            symbol=symbol,
+            interval=interval,
+        )
     challenger_version = int(meta["version"])
     chosen = in_window[in_window["model"] == str(meta["challenger"])]
 

@@ -55,6 +55,7 @@ VALUE_CHECKS = (
     "exact_duplicates",
     "duplicates",
     "monotonic",
+    "interval",
     "ohlc_consistency",
     "positive_prices",
     "volume_non_negative",
@@ -350,6 +351,30 @@ def check_conflicting_duplicates(frame: pd.DataFrame) -> CheckResult:
     )
 
 
+def check_interval(timestamps: pd.Series, *, interval: pd.Timedelta, label: str) -> CheckResult:
+    """The most common spacing between consecutive bars equals the declared interval.
+
+    Gaps (weekends, holidays, outages) are longer than the interval but rarer than regular
+    steps, so the mode is the bar size; hourly bars declared ``15min`` (or the reverse) fail
+    instead of silently mis-scaling every window, lag and annualisation downstream.
+    """
+    values = np.sort(timestamps.dropna().to_numpy(dtype="datetime64[ns]").view("int64"))
+    steps = np.diff(values)
+    steps = steps[steps > 0]
+    if steps.size == 0:
+        return _result("interval", True, "fewer than two distinct timestamps: nothing to compare")
+    spacings, counts = np.unique(steps, return_counts=True)
+    mode = pd.Timedelta(int(spacings[np.argmax(counts)]), unit="ns")
+    share = counts.max() / steps.size
+    ok = mode == interval
+    return _result(
+        "interval",
+        ok,
+        f"most common bar spacing {mode} ({share:.0%} of steps)"
+        + ("" if ok else f" is not the declared interval {label} ({interval})"),
+    )
+
+
 def check_monotonic(frame: pd.DataFrame) -> CheckResult:
     """Timestamps never go back in arrival order (equal ones are ``duplicates``' business)."""
     ts = frame[TIMESTAMP].dropna()
@@ -517,6 +542,7 @@ def run_checks(
         )
         results["duplicates"] = check_conflicting_duplicates(deduped)
         results["monotonic"] = check_monotonic(deduped)
+        results["interval"] = check_interval(deduped[TIMESTAMP], interval=step, label=interval)
         results["ohlc_consistency"] = check_ohlc_consistency(deduped)
         results["positive_prices"] = check_positive_prices(deduped)
         results["volume_non_negative"] = check_volume_non_negative(

@@ -198,6 +198,14 @@ class CsvSource:
                 symbol=symbol,
                 source=self.name,
             ) from exc
+        if frame.empty:
+            raise ParseError(
+                f"{path}: the file has a header (line {header_index + 1}) but no data rows",
+                failed_checks=["parse"],
+                path=str(path),
+                symbol=symbol,
+                source=self.name,
+            )
         frame.columns = [str(c).strip() for c in frame.columns]
         frame = frame.rename(columns={v: k for k, v in columns.items() if v is not None})
         if len(line_numbers) != len(frame):
@@ -317,6 +325,14 @@ class CsvSource:
                 raise missing(price, f"the file has {list(header)}")
             columns[price] = by_lower[price]
         columns[_VOLUME] = by_lower.get(_VOLUME)
+        for name, mapped in columns.items():
+            if name != TIMESTAMP and mapped is not None and mapped == columns[TIMESTAMP]:
+                raise ConfigError(
+                    f"{path}: timestamp column {mapped!r} is also the {name} column; "
+                    "name the time column with --timestamp-column",
+                    path=str(path),
+                    symbol=symbol,
+                )
         return columns
 
     # -- conversion ----------------------------------------------------------------------

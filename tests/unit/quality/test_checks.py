@@ -299,3 +299,14 @@ def test_live_bar_stamped_in_the_future_fails_freshness() -> None:
         _gate(make_bars(100), live=True, now=LAST - pd.Timedelta(hours=3))
     assert info.value.failed_checks == ["freshness"]
     assert "time zone" in str(info.value)
+
+
+def test_bars_spaced_unlike_the_declared_interval_fail() -> None:
+    hourly = make_bars(100)
+    _, report = run_checks(
+        hourly, symbol="X", interval="15min", source="csv", params=PARAMS, live=False
+    )
+    assert report.failed == ["interval"]
+    assert "15min" in report.check("interval").message
+    _, ok = run_checks(hourly, symbol="X", interval="1h", source="csv", params=PARAMS, live=False)
+    assert ok.check("interval").status == "passed"

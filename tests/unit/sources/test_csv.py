@@ -336,3 +336,18 @@ class TestParquet:
         with pytest.raises(ParseError) as info:
             CsvSource(path=path).fetch(symbol="EUR/USD", interval="1h")
         assert info.value.failed_checks == ["parse"]
+
+
+def test_header_only_file_is_a_parse_error(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n")
+    with pytest.raises(ParseError, match="no data rows") as info:
+        CsvSource(path=path).fetch(symbol="X", interval="1h")
+    assert info.value.failed_checks == ["parse"]
+
+
+def test_timestamp_column_that_is_a_price_column_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "bars.csv"
+    path.write_text("timestamp,open,high,low,close\n2024-01-01T00:00:00Z,1,2,0.5,1.5\n")
+    with pytest.raises(ConfigError, match="also the close column"):
+        CsvSource(path=path, timestamp_column="close").fetch(symbol="X", interval="1h")
