@@ -145,3 +145,42 @@ def test_admin_reload_needs_the_bearer_token(
     ok = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
     assert ok.status_code == 200, ok.text
     assert ok.json()["reloaded"] == ["eurusd 1h"]
+
+
+def test_repeated_feedback_for_a_bar_is_acknowledged_but_counted_once(
+    client: TestClient, world: World
+) -> None:
+    stamps = [world.bars["timestamp"].iloc[i].isoformat() for i in (-4, -3, -2)]
+    payload = {"symbol": SYMBOL, "as_of": stamps[1], "realized_variance": 1e-6}
+    earlier = client.post(
+        "/feedback", json={**payload, "as_of": stamps[0], "realized_variance": 1e-3}
+    )
+    assert earlier.status_code == 200, earlier.text
+    first = client.post("/feedback", json=payload)
+    assert first.status_code == 200, first.text
+    for spelling in (payload, {**payload, "symbol": "eurusd", "interval": INTERVAL}):
+        again = client.post("/feedback", json=spelling)
+        assert again.status_code == 200, again.text
+        assert again.json()["rolling_qlike"] == first.json()["rolling_qlike"]
+        assert again.json()["duplicate"] is True
+        assert "duplicate" in again.json()["detail"]
+    assert first.json()["duplicate"] is False
+    # a new bar still counts and moves the rolling loss
+    moved = client.post(
+        "/feedback", json={**payload, "as_of": stamps[2], "realized_variance": 1e-3}
+    )
+    assert moved.json()["duplicate"] is False
+    assert moved.json()["rolling_qlike"] != first.json()["rolling_qlike"]
+
+
+def test_as_of_without_features_must_be_the_latest_stored_bar(
+    client: TestClient, world: World
+) -> None:
+    earlier = world.bars["timestamp"].iloc[-5].isoformat()
+    refused = client.post("/predict", json={"symbol": SYMBOL, "as_of": earlier})
+    assert refused.status_code == 400, refused.text
+    assert "as_of is only used with explicit features" in refused.json()["detail"]
+    latest = world.bars["timestamp"].iloc[-1]
+    accepted = client.post("/predict", json={"symbol": SYMBOL, "as_of": latest.isoformat()})
+    assert accepted.status_code == 200, accepted.text
+    assert pd.Timestamp(accepted.json()["as_of"]) == latest

@@ -55,7 +55,10 @@ class PredictRequest(_Request):
     )
     as_of: datetime | None = Field(
         default=None,
-        description="Bar the explicit features describe (UTC); default: the latest stored bar",
+        description=(
+            "Bar the explicit features describe (UTC); default: the latest stored bar. "
+            "Without features only the latest stored bar is accepted (400 otherwise)"
+        ),
     )
 
 
@@ -136,6 +139,11 @@ class FeedbackResponse(BaseModel):
     baseline_variance: float | None
     qlike: float
     rolling_qlike: float
+    duplicate: bool = Field(
+        default=False,
+        description="The bar was already scored: its earlier outcome, not counted again",
+    )
+    detail: str | None = Field(default=None, description="Why the feedback was not counted")
 
 
 class Health(BaseModel):

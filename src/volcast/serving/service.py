@@ -91,6 +91,22 @@ class Entry:
     har: HarModel | None = None
 
 
+@dataclass(frozen=True)
+class Scored:
+    """The outcome of one feedback: the forecasts scored, the QLIKE and the rolling QLIKE.
+
+    ``duplicate`` is True when the bar had already been counted: the earlier outcome is
+    returned (with the current rolling QLIKE) and nothing is counted again.
+    """
+
+    realized: float
+    forecast: float
+    baseline: float | None
+    loss: float
+    rolling: float
+    duplicate: bool = False
+
+
 @dataclass
 class Tracker:
     """Per-instrument mutable monitoring state (drift window, feedback losses, memory)."""
@@ -102,6 +118,8 @@ class Tracker:
     memory: OrderedDict[pd.Timestamp, tuple[float, float | None]] = field(
         default_factory=OrderedDict
     )
+    scored: OrderedDict[pd.Timestamp, Scored] = field(default_factory=OrderedDict)
+    """Feedback already counted in ``losses``, by bar (bounded; oldest dropped first)."""
 
 
 def qlike(realized: float, forecast: float) -> float:
@@ -302,18 +320,21 @@ class ForecastService:
                 "window": detector.n_window,
             }
 
-    def feedback(
-        self, entry: Entry, as_of: pd.Timestamp, realized: float
-    ) -> tuple[float, float | None, float, float]:
-        """Score the forecast made at ``as_of`` against a realized variance.
+    def feedback(self, entry: Entry, as_of: pd.Timestamp, realized: float) -> Scored:
+        """Score the forecast made at ``as_of`` against a realized variance, once per bar.
 
-        Returns (forecast, baseline forecast or None, QLIKE, rolling QLIKE of the model).
         The forecast is taken from memory, else recomputed from the bars in memory with the
-        current model; NotFoundError when neither has it.
+        current model; NotFoundError when neither has it. A bar already counted in this worker
+        is not counted again: its earlier outcome comes back with ``duplicate=True``. The
+        counted bars kept are at least the rolling window, so a bar forgotten has also left
+        the rolling QLIKE.
         """
         tracker = self.tracker(entry)
         with self._monitor_lock:
+            seen = tracker.scored.get(as_of)
             remembered = tracker.memory.get(as_of)
+            if seen is not None:
+                return self._duplicate(tracker, seen)
         if remembered is None:
             remembered = self._recompute(entry, as_of)
         forecast, baseline = remembered
@@ -327,20 +348,33 @@ class ForecastService:
             )
         loss = qlike(realized, forecast)
         labels = (entry.symbol, entry.interval)
+        window = self.settings.feedback_window
         with self._monitor_lock:
-            model_losses = tracker.losses.setdefault(
-                "model", deque(maxlen=self.settings.feedback_window)
-            )
+            seen = tracker.scored.get(as_of)
+            if seen is not None:  # counted by a concurrent request meanwhile
+                return self._duplicate(tracker, seen)
+            model_losses = tracker.losses.setdefault("model", deque(maxlen=window))
             model_losses.append(loss)
             rolling = float(np.mean(model_losses))
             metrics.FORECAST_LOSS.labels(*labels, "model").set(rolling)
             if baseline is not None:
-                har = tracker.losses.setdefault("har", deque(maxlen=self.settings.feedback_window))
+                har = tracker.losses.setdefault("har", deque(maxlen=window))
                 if MIN_RATIO <= realized / baseline <= MAX_RATIO:
                     har.append(qlike(realized, baseline))
                 metrics.FORECAST_LOSS.labels(*labels, "har").set(float(np.mean(har)))
+            scored = Scored(realized, forecast, baseline, loss, rolling)
+            tracker.scored[as_of] = scored
+            while len(tracker.scored) > max(window, self.settings.forecast_memory):
+                tracker.scored.popitem(last=False)
         metrics.FEEDBACK.labels(*labels).inc()
-        return forecast, baseline, loss, rolling
+        return scored
+
+    @staticmethod
+    def _duplicate(tracker: Tracker, seen: Scored) -> Scored:
+        """The earlier outcome of a bar, marked duplicate, with the current rolling QLIKE."""
+        losses = tracker.losses.get("model")
+        rolling = float(np.mean(losses)) if losses else seen.rolling
+        return replace(seen, rolling=rolling, duplicate=True)
 
     def _recompute(self, entry: Entry, as_of: pd.Timestamp) -> tuple[float, float | None]:
         model = require_model(entry)

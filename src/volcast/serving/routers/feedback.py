@@ -18,19 +18,28 @@ router = APIRouter(tags=["feedback"])
     responses=ERRORS,
 )
 async def feedback(request: FeedbackRequest, service: ServiceDep) -> FeedbackResponse:
-    """Scores the forecast made at ``as_of`` with QLIKE and updates the rolling loss gauges."""
+    """Scores the forecast made at ``as_of`` with QLIKE and updates the rolling loss gauges.
+
+    Idempotent per bar: a repeat is acknowledged (``duplicate``) and not counted again.
+    """
     entry = service.resolve(request.symbol, request.interval)
     as_of = utc_timestamp(request.as_of, field="as_of")
-    forecast, baseline, loss, rolling = service.feedback(
-        entry, as_of, float(request.realized_variance)
-    )
+    scored = service.feedback(entry, as_of, float(request.realized_variance))
+    detail = None
+    if scored.duplicate:
+        detail = (
+            f"duplicate: feedback for {entry.symbol} {entry.interval} at {as_of.isoformat()} "
+            f"was already counted (realized variance {scored.realized!r}); not counted again"
+        )
     return FeedbackResponse(
         symbol=entry.symbol,
         interval=entry.interval,
         as_of=as_of.to_pydatetime(),
-        realized_variance=float(request.realized_variance),
-        forecast_variance=forecast,
-        baseline_variance=baseline,
-        qlike=loss,
-        rolling_qlike=rolling,
+        realized_variance=scored.realized,
+        forecast_variance=scored.forecast,
+        baseline_variance=scored.baseline,
+        qlike=scored.loss,
+        rolling_qlike=scored.rolling,
+        duplicate=scored.duplicate,
+        detail=detail,
     )

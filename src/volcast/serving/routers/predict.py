@@ -7,7 +7,7 @@ from collections import defaultdict
 import pandas as pd
 from fastapi import APIRouter
 
-from volcast.errors import VolcastError
+from volcast.errors import ConfigError, VolcastError
 from volcast.serving import metrics
 from volcast.serving.deps import ServiceDep
 from volcast.serving.routers.common import ERRORS, model_ref, utc_timestamp
@@ -64,13 +64,24 @@ def _response(
     )
 
 
-def _from_bars(service: ForecastService, entry: Entry) -> PredictResponse:
+def _from_bars(
+    service: ForecastService, entry: Entry, as_of: pd.Timestamp | None
+) -> PredictResponse:
+    """The precomputed forecast of the latest stored bar; ``as_of``, if given, must be that bar."""
     require_model(entry)
     forecast = entry.forecast
     if forecast is None:
         raise ModelUnavailableError(
             f"no forecast for {entry.symbol} {entry.interval}: "
             f"{entry.forecast_error or 'no stored bars'}",
+            symbol=entry.symbol,
+            interval=entry.interval,
+        )
+    if as_of is not None and as_of != forecast.as_of:
+        raise ConfigError(
+            f"as_of {as_of.isoformat()} is not the latest stored bar "
+            f"{forecast.as_of.isoformat()} of {entry.symbol} {entry.interval}: as_of is only used "
+            "with explicit features; a forecast by symbol is for the latest stored bar",
             symbol=entry.symbol,
             interval=entry.interval,
         )
@@ -114,7 +125,7 @@ def _forecast_many(
     for index, (request, entry) in enumerate(zip(requests, entries, strict=True)):
         try:
             if request.features is None:
-                out[index] = _from_bars(service, entry)
+                out[index] = _from_bars(service, entry, _as_of(request))
             else:
                 groups[(entry.symbol, entry.interval)].append(index)
         except VolcastError as exc:
