@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -151,30 +152,37 @@ def _staleness(value: str | None) -> pd.Timedelta | None:
     return delta
 
 
-def _ingest(
-    params: Params,
-    *,
-    source: str | None,
-    path: Path | None,
-    symbol: str,
-    interval: str,
-    timestamp_column: str | None,
-    timestamp_format: str | None,
-    skip_rows: int | None,
-) -> None:
+@dataclass(frozen=True)
+class SourceOptions:
+    """The source options ``ingest``, ``backtest`` and ``pipeline`` share."""
+
+    source: str | None = None
+    path: Path | None = None
+    timestamp_column: str | None = None
+    timestamp_format: str | None = None
+    skip_rows: int | None = None
+
+    @property
+    def given(self) -> bool:
+        """Whether the user named a source (else the stored data is used as it is)."""
+        return self.source is not None or self.path is not None
+
+
+def _ingest(params: Params, opts: SourceOptions, *, symbol: str, interval: str) -> None:
     from volcast.pipeline import stages
     from volcast.sources.registry import make_source
     from volcast.storage import storage_from_settings
 
+    source, path = opts.source, opts.path
     name = source or ("csv" if path is not None else params.data.source)
     src = make_source(
         name,
         settings=get_settings(),
         params=params,
         path=path,
-        timestamp_column=timestamp_column,
-        timestamp_format=timestamp_format,
-        skip_rows=skip_rows,
+        timestamp_column=opts.timestamp_column,
+        timestamp_format=opts.timestamp_format,
+        skip_rows=opts.skip_rows,
     )
     storage = storage_from_settings()
     result = stages.ingest(storage=storage, source=src, symbol=symbol, interval=interval)
@@ -420,16 +428,8 @@ def ingest(
     def action() -> None:
         params = _params(config)
         sym, itv = _resolve(params, symbol, interval)
-        _ingest(
-            params,
-            source=source,
-            path=path,
-            symbol=sym,
-            interval=itv,
-            timestamp_column=timestamp_column,
-            timestamp_format=timestamp_format,
-            skip_rows=skip_rows,
-        )
+        opts = SourceOptions(source, path, timestamp_column, timestamp_format, skip_rows)
+        _ingest(params, opts, symbol=sym, interval=itv)
 
     _run(action)
 
@@ -467,31 +467,31 @@ def features(
     _run(action)
 
 
+def _timed(stage: str, run: Callable[[], object], timings: dict[str, float]) -> None:
+    """Run one stage and record its seconds in ``timings``."""
+    started = time.perf_counter()
+    run()
+    timings[stage] = time.perf_counter() - started
+
+
 def _prepare(
     params: Params,
+    opts: SourceOptions,
     *,
-    source: str | None,
-    path: Path | None,
     symbol: str,
     interval: str,
-    timestamp_column: str | None,
-    timestamp_format: str | None,
-    skip_rows: int | None,
     max_staleness: str | None,
+    timings: dict[str, float],
 ) -> None:
-    """ingest -> validate -> features."""
-    _ingest(
-        params,
-        source=source,
-        path=path,
-        symbol=symbol,
-        interval=interval,
-        timestamp_column=timestamp_column,
-        timestamp_format=timestamp_format,
-        skip_rows=skip_rows,
+    """ingest -> validate -> features, recording each stage's seconds in ``timings``."""
+    staleness = _staleness(max_staleness)
+    _timed("ingest", lambda: _ingest(params, opts, symbol=symbol, interval=interval), timings)
+    _timed(
+        "validate",
+        lambda: _validate(params, symbol=symbol, interval=interval, max_staleness=staleness),
+        timings,
     )
-    _validate(params, symbol=symbol, interval=interval, max_staleness=_staleness(max_staleness))
-    _features(params, symbol=symbol, interval=interval)
+    _timed("features", lambda: _features(params, symbol=symbol, interval=interval), timings)
 
 
 @app.command()
@@ -531,20 +531,13 @@ def backtest(
     def action() -> None:
         params = _params(config)
         sym, itv = _resolve(params, symbol, interval)
-        if source is not None or path is not None:
-            _prepare(
-                params,
-                source=source,
-                path=path,
-                symbol=sym,
-                interval=itv,
-                timestamp_column=timestamp_column,
-                timestamp_format=timestamp_format,
-                skip_rows=skip_rows,
-                max_staleness=max_staleness,
-            )
         if output is not None:
-            _check_output(output)
+            _check_output(output)  # before any work: a bad path fails at once
+        opts = SourceOptions(source, path, timestamp_column, timestamp_format, skip_rows)
+        if opts.given:
+            _prepare(
+                params, opts, symbol=sym, interval=itv, max_staleness=max_staleness, timings={}
+            )
         _backtest(params, symbol=sym, interval=itv, output=output)
 
     _run(action)
@@ -592,34 +585,12 @@ def pipeline(
         params = _params(config)
         sym, itv = _resolve(params, symbol, interval)
         timings: dict[str, float] = {}
-
-        def timed(stage: str, run: Callable[[], object]) -> None:
-            started = time.perf_counter()
-            run()
-            timings[stage] = time.perf_counter() - started
-
-        timed(
-            "ingest",
-            lambda: _ingest(
-                params,
-                source=source,
-                path=path,
-                symbol=sym,
-                interval=itv,
-                timestamp_column=timestamp_column,
-                timestamp_format=timestamp_format,
-                skip_rows=skip_rows,
-            ),
+        opts = SourceOptions(source, path, timestamp_column, timestamp_format, skip_rows)
+        _prepare(
+            params, opts, symbol=sym, interval=itv, max_staleness=max_staleness, timings=timings
         )
-        timed(
-            "validate",
-            lambda: _validate(
-                params, symbol=sym, interval=itv, max_staleness=_staleness(max_staleness)
-            ),
-        )
-        timed("features", lambda: _features(params, symbol=sym, interval=itv))
-        timed("train", lambda: _train(params, symbol=sym, interval=itv))
-        timed("promote", lambda: _promote(params, symbol=sym, interval=itv))
+        _timed("train", lambda: _train(params, symbol=sym, interval=itv), timings)
+        _timed("promote", lambda: _promote(params, symbol=sym, interval=itv), timings)
         console.print("stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
         data_dir = get_settings().data_dir
         where = data_dir if "://" in data_dir else str(Path(data_dir).resolve())
