@@ -7,14 +7,18 @@
     ├── SourceError                 a market-data provider failed after retries
     │   └── RetryableSourceError    429 / 5xx / timeout: retried by the source, never escapes it
     ├── DataQualityError            the quality gate failed (names each failed check)
+    │   ├── QualityGateError        ... with the full quality report attached
     │   └── ParseError              an input file is truncated or unparseable
     ├── StorageError                reading or writing the data store failed
     ├── NotFoundError               no stored data (bars, dataset, model) for the request
+    ├── ConflictError               stored state moved under the operation (dataset changed)
+    ├── BadRequestError             a well-formed request that cannot be answered as asked
     ├── ModelError                  fitting / predicting failed
+    ├── ModelUnavailableError       no model is in service for the instrument (yet)
     └── RegistryError               MLflow tracking or registry failure
 
-Errors are converted to an exit code (CLI) or an HTTP status (API) only at the edge; see
-``EXIT_CODES``.
+Each class carries its CLI ``exit_code`` and its ``http_status``; the CLI and the API convert
+an error to them only at their edge.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class VolcastError(Exception):
     """Base of every error volcast raises on purpose."""
 
     exit_code = 1
+    http_status = 500
 
     def __init__(self, message: str, **context: Any) -> None:
         super().__init__(message)
@@ -44,12 +49,14 @@ class ConfigError(VolcastError):
     """Invalid configuration, parameters or command-line options."""
 
     exit_code = 2
+    http_status = 400
 
 
 class SourceError(VolcastError):
     """A market-data source failed; names the provider, the symbol and the status."""
 
     exit_code = 4
+    http_status = 502
 
     def __init__(
         self,
@@ -90,6 +97,7 @@ class DataQualityError(VolcastError):
     """The quality gate rejected the data; ``failed_checks`` names every failed check."""
 
     exit_code = 3
+    http_status = 422
 
     def __init__(
         self,
@@ -104,6 +112,23 @@ class DataQualityError(VolcastError):
         self.report_path = report_path
 
 
+class QualityGateError(DataQualityError):
+    """The gate rejected the bars; ``report`` is the full quality report (a ``QualityReport``).
+
+    The report supplies the message (``summary()``), the failed checks and the context.
+    """
+
+    def __init__(self, report: Any) -> None:
+        super().__init__(
+            report.summary(),
+            failed_checks=report.failed,
+            symbol=report.symbol,
+            interval=report.interval,
+            source=report.source,
+        )
+        self.report = report
+
+
 class ParseError(DataQualityError):
     """An input file is truncated, malformed or otherwise unparseable."""
 
@@ -112,36 +137,46 @@ class StorageError(VolcastError):
     """Reading or writing the data store failed."""
 
     exit_code = 5
+    http_status = 503
 
 
 class NotFoundError(VolcastError):
     """Nothing stored for the requested symbol/interval (bars, dataset or model)."""
 
     exit_code = 6
+    http_status = 404
+
+
+class ConflictError(VolcastError):
+    """Stored state changed under the operation (e.g. the dataset changed since training)."""
+
+    exit_code = 10
+    http_status = 409
+
+
+class BadRequestError(VolcastError):
+    """A request is well-formed but cannot be answered as asked (the API answers 400)."""
+
+    exit_code = 2
+    http_status = 400
 
 
 class ModelError(VolcastError):
     """A model failed to fit or predict."""
 
     exit_code = 7
+    http_status = 400
+
+
+class ModelUnavailableError(VolcastError):
+    """No model is in service for an instrument (not loaded yet, or none registered)."""
+
+    exit_code = 7
+    http_status = 503
 
 
 class RegistryError(VolcastError):
     """The MLflow tracking server or model registry failed."""
 
     exit_code = 8
-
-
-EXIT_CODES: dict[type[VolcastError], int] = {
-    cls: cls.exit_code
-    for cls in (
-        VolcastError,
-        ConfigError,
-        SourceError,
-        DataQualityError,
-        StorageError,
-        NotFoundError,
-        ModelError,
-        RegistryError,
-    )
-}
+    http_status = 503

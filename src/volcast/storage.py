@@ -25,8 +25,6 @@ import io
 import json
 import os
 import tempfile
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,9 @@ import fsspec
 import pandas as pd
 
 from volcast.errors import StorageError
-from volcast.schemas import slugify
+from volcast.series import Layout
+
+__all__ = ["Layout", "Storage", "content_hash", "storage_from_settings"]
 
 
 def _is_remote(root: str) -> bool:
@@ -164,70 +164,6 @@ def content_hash(frame: pd.DataFrame) -> str:
     digest.update(json.dumps([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
     digest.update(hashed.tobytes())
     return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Relative paths of every artefact for one symbol and interval."""
-
-    symbol: str
-    interval: str
-
-    @property
-    def slug(self) -> str:
-        return slugify(self.symbol)
-
-    def raw(self, source: str, collected_at: datetime, *, page: int = 1, ext: str = "json") -> str:
-        stamp = collected_at.strftime("%Y%m%d_%H%M%S")
-        suffix = "" if page <= 1 else f"_p{page:03d}"
-        return f"raw/{source}/{self.slug}/{self.interval}/raw_{stamp}{suffix}.{ext}"
-
-    def raw_dir(self, source: str) -> str:
-        return f"raw/{source}/{self.slug}/{self.interval}"
-
-    @property
-    def staging_bars(self) -> str:
-        return f"staging/{self.slug}/{self.interval}/bars.parquet"
-
-    @property
-    def staging_meta(self) -> str:
-        return f"staging/{self.slug}/{self.interval}/meta.json"
-
-    @property
-    def curated_bars(self) -> str:
-        return f"curated/{self.slug}/{self.interval}/bars.parquet"
-
-    @property
-    def curated_meta(self) -> str:
-        return f"curated/{self.slug}/{self.interval}/meta.json"
-
-    @property
-    def dataset(self) -> str:
-        return f"datasets/{self.slug}/{self.interval}/features.parquet"
-
-    @property
-    def dataset_meta(self) -> str:
-        return f"datasets/{self.slug}/{self.interval}/meta.json"
-
-    @property
-    def quality_report(self) -> str:
-        return f"reports/quality/{self.slug}_{self.interval}.json"
-
-    @property
-    def profile_report(self) -> str:
-        return f"reports/profile/{self.slug}_{self.interval}.html"
-
-    @property
-    def backtest_predictions(self) -> str:
-        return f"reports/backtest/{self.slug}_{self.interval}_predictions.parquet"
-
-    @property
-    def backtest_meta(self) -> str:
-        return f"reports/backtest/{self.slug}_{self.interval}_meta.json"
-
-    @property
-    def promotion_dir(self) -> str:
-        return f"reports/promotion/{self.slug}_{self.interval}"
 
 
 def storage_from_settings() -> Storage:

@@ -123,7 +123,6 @@ def test_layout_raw_path_follows_spec() -> None:
         layout.raw("binance", at, page=2) == "raw/binance/eurusd/1h/raw_20240305_070809_p002.json"
     )
     assert layout.raw("csv", at, ext="csv").endswith("raw_20240305_070809.csv")
-    assert layout.raw_dir("twelvedata") == "raw/twelvedata/eurusd/1h"
 
 
 def test_layout_paths() -> None:

@@ -4,13 +4,12 @@ See :mod:`volcast.quality.checks` for the list of checks and their severities an
 :mod:`volcast.quality.cleaning` for the gap-filling and outlier policy.
 """
 
-from volcast.quality.checks import QualityGateError, bar_schema, gate, run_checks
+from volcast.quality.checks import bar_schema, gate, run_checks
 from volcast.quality.cleaning import clean_bars
 from volcast.quality.report import CheckResult, QualityReport
 
 __all__ = [
     "CheckResult",
-    "QualityGateError",
     "QualityReport",
     "bar_schema",
     "clean_bars",

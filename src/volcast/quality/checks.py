@@ -45,7 +45,7 @@ from pandera.errors import SchemaErrors
 from scipy.stats import median_abs_deviation
 
 from volcast.config import QualityParams
-from volcast.errors import DataQualityError
+from volcast.errors import QualityGateError
 from volcast.quality.report import MAX_EXAMPLES, CheckResult, QualityReport, Severity
 from volcast.schemas import KEY_COLUMNS, PRICE_COLUMNS, TIMESTAMP, interval_timedelta
 
@@ -67,20 +67,6 @@ _SEVERITY: dict[str, Severity] = {
     "exact_duplicates": "warning",
     "return_outliers": "warning",
 }
-
-
-class QualityGateError(DataQualityError):
-    """The gate rejected the bars; ``report`` is the full :class:`QualityReport`."""
-
-    def __init__(self, report: QualityReport) -> None:
-        super().__init__(
-            report.summary(),
-            failed_checks=report.failed,
-            symbol=report.symbol,
-            interval=report.interval,
-            source=report.source,
-        )
-        self.report = report
 
 
 @lru_cache(maxsize=1)

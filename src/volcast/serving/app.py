@@ -27,32 +27,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from volcast.config import get_settings, load_params
 from volcast.errors import (
-    ConfigError,
-    ModelError,
-    NotFoundError,
-    RegistryError,
-    StorageError,
     VolcastError,
 )
 from volcast.serving import metrics
 from volcast.serving.holder import ModelLoader, RegistryLoader
 from volcast.serving.routers import admin, feedback, health, models, predict
-from volcast.serving.service import ForecastService, ModelUnavailableError
+from volcast.serving.service import ForecastService
 from volcast.serving.settings import ServingSettings
 from volcast.storage import Storage, storage_from_settings
 
 log = logging.getLogger(__name__)
 
 ServiceFactory = Callable[[], ForecastService]
-
-_STATUS: tuple[tuple[type[VolcastError], int], ...] = (
-    (NotFoundError, 404),
-    (ConfigError, 400),
-    (ModelError, 400),
-    (ModelUnavailableError, 503),
-    (RegistryError, 503),
-    (StorageError, 503),
-)
 
 
 def default_service(
@@ -140,7 +126,7 @@ def _error(status: int, detail: str, error: str, context: dict[str, Any] | None 
 
 async def _volcast_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VolcastError)
-    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
+    status = exc.http_status
     response: JSONResponse = _error(status, str(exc), type(exc).__name__, exc.context)
     return response
 

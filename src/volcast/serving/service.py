@@ -33,7 +33,13 @@ import numpy as np
 import pandas as pd
 
 from volcast.config import Params
-from volcast.errors import ConfigError, ModelError, NotFoundError, VolcastError
+from volcast.errors import (
+    ConfigError,
+    ModelError,
+    ModelUnavailableError,
+    NotFoundError,
+    VolcastError,
+)
 from volcast.features import FeatureBuilder, build_dataset
 from volcast.models import HarModel
 from volcast.monitoring import DriftDetector
@@ -659,10 +665,6 @@ def require_model(entry: Entry) -> ServedModel:
             interval=entry.interval,
         )
     return entry.model
-
-
-class ModelUnavailableError(VolcastError):
-    """No model is loaded for an instrument (the API answers 503)."""
 
 
 def _har_last(har: HarModel | None, model: ServedModel, bars: pd.DataFrame) -> float | None:

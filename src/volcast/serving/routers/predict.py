@@ -7,7 +7,7 @@ from collections import defaultdict
 import pandas as pd
 from fastapi import APIRouter
 
-from volcast.errors import ConfigError, VolcastError
+from volcast.errors import ConfigError, ModelUnavailableError, VolcastError
 from volcast.serving import metrics
 from volcast.serving.deps import ServiceDep
 from volcast.serving.routers.common import ERRORS, model_ref, utc_timestamp
@@ -22,7 +22,6 @@ from volcast.serving.schemas import (
 from volcast.serving.service import (
     Entry,
     ForecastService,
-    ModelUnavailableError,
     annualize,
     require_model,
 )
