@@ -24,6 +24,7 @@ from sklearn.base import clone
 
 from volcast.config import TrainParams
 from volcast.errors import ModelError
+from volcast.evaluation.folds import fold_starts, predict_block
 from volcast.evaluation.metrics import (
     CURRENT,
     FORECAST,
@@ -90,20 +91,6 @@ def _split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     X = frame.drop(columns=[TARGET_COLUMN])
     X.attrs = dict(frame.attrs)
     return X, frame[TARGET_COLUMN]
-
-
-def fold_starts(n: int, *, train: TrainParams, horizon: int) -> list[int]:
-    """Row indices where the walk-forward refits (each serves the block up to the next)."""
-    first = train.min_train_bars + horizon
-    if train.max_test_bars is not None:
-        first = max(first, n - train.max_test_bars)
-    if first >= n:
-        raise ModelError(
-            f"{n} labelled rows leave no out-of-sample bar after min_train_bars="
-            f"{train.min_train_bars} and a purge gap of {horizon}; lower min_train_bars or"
-            " supply more history"
-        )
-    return list(range(first, n, train.refit_every))
 
 
 def shared_members(models: dict[str, VolatilityModel]) -> dict[str, list[str]]:
@@ -214,7 +201,7 @@ def walk_forward(
         try:
             for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
                 train_end = start - horizon
-                X_train, y_train, X_upto = X.iloc[:train_end], y.iloc[:train_end], X.iloc[:end]
+                X_train, y_train = X.iloc[:train_end], y.iloc[:train_end]
                 for name in order:
                     model_started = time.perf_counter()
                     model = models[name]
@@ -239,10 +226,7 @@ def walk_forward(
                     else:
                         if name not in pending:
                             model.fit(X_train, y_train)
-                        if model.sequential:
-                            block = model.predict(X_upto)[start:end]
-                        else:
-                            block = model.predict(X.iloc[start:end])
+                        block = predict_block(model, X, start, end)
                     forecasts[name][start:end] = block
                     seconds[name] += time.perf_counter() - model_started
                     if progress is not None:

@@ -17,13 +17,8 @@ import pandas as pd
 
 from volcast.config import Params, TrainParams
 from volcast.errors import NotFoundError
-from volcast.evaluation.backtest import (
-    BacktestResult,
-    fit_final,
-    fold_starts,
-    labelled_rows,
-    walk_forward,
-)
+from volcast.evaluation.backtest import BacktestResult, fit_final, labelled_rows, walk_forward
+from volcast.evaluation.folds import fold_starts, refit_forecasts
 from volcast.evaluation.metrics import compute_metrics
 from volcast.models import BASELINES
 from volcast.pipeline.stages import read_dataset
@@ -97,7 +92,7 @@ def choose_challenger(result: BacktestResult, *, window_bars: int) -> str:
     return result.selected
 
 
-def refit_forecasts(
+def champion_forecasts(
     loaded: LoadedModel, labelled: pd.DataFrame, *, first: int, train: TrainParams, horizon: int
 ) -> np.ndarray:
     """Out-of-sample forecasts of a registered model's specification from row ``first`` on.
@@ -117,21 +112,11 @@ def refit_forecasts(
         return np.asarray(loaded.predict(labelled)["variance"].to_numpy()[first:], dtype="float64")
     X = labelled.drop(columns=["target"])
     X.attrs = {**labelled.attrs, "feature_names": names}
-    y = labelled["target"]
-    n = len(labelled)
-    starts = fold_starts(n, train=train, horizon=horizon)
-    blocks = []
-    model = clone(estimator)  # refitted fold after fold, as walk_forward does (warm starts)
-    for start, end in zip(starts, [*starts[1:], n], strict=True):
-        model.fit(X.iloc[: start - horizon], y.iloc[: start - horizon])
-        if end <= first:
-            continue
-        if getattr(model, "sequential", False):
-            block = model.predict(X.iloc[:end])[start:end]
-        else:
-            block = model.predict(X.iloc[start:end])
-        blocks.append(block[max(first - start, 0) :])
-    return np.asarray(np.concatenate(blocks), dtype="float64")
+    starts = fold_starts(len(labelled), train=train, horizon=horizon)
+    # one clone refitted fold after fold, as walk_forward does (warm starts)
+    return refit_forecasts(
+        clone(estimator), X, labelled["target"], starts=starts, horizon=horizon, first=first
+    )
 
 
 @dataclass(frozen=True)
@@ -313,7 +298,7 @@ def promote(
     each of its bars out of sample by the same walk-forward protocol: the challenger and the
     baselines with their forecasts from the latest backtest, the champion by refitting its
     registered specification (hyperparameters and feature set) on the same fold schedule
-    (see :func:`refit_forecasts`), so a champion trained long ago and a challenger trained
+    (see :func:`champion_forecasts`), so a champion trained long ago and a challenger trained
     today are scored alike. Returns the decision and where the
     markdown report (with its forecast plot) was stored, under ``reports/promotion/``.
     """
@@ -347,7 +332,7 @@ def promote(
     def evaluate(loaded: LoadedModel) -> dict[str, float]:
         if loaded.version == challenger_version and len(chosen) == len(stamps):
             return compute_metrics(chosen)  # its walk-forward forecasts on these very bars
-        forecast = refit_forecasts(
+        forecast = champion_forecasts(
             loaded,
             labelled,
             first=first_row,

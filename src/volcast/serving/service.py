@@ -40,6 +40,7 @@ from volcast.errors import (
     NotFoundError,
     VolcastError,
 )
+from volcast.evaluation.folds import predict_block
 from volcast.features import FeatureBuilder, build_dataset
 from volcast.models import HarModel
 from volcast.monitoring import DriftDetector
@@ -706,11 +707,8 @@ def _score_latest(model: ServedModel, bars: pd.DataFrame, *, rows: int) -> Forec
             symbol=model.symbol,
             interval=model.interval,
         )
-    if model.sequential:
-        complete = data.iloc[builder.warmup_bars :].tail(rows)
-        complete = complete[complete[model.feature_inputs].notna().all(axis=1)]
-    else:
-        complete = data.iloc[[-1]]
-    variance = float(model.predict(complete.reset_index(drop=True))[-1])
+    complete = data.iloc[builder.warmup_bars :].tail(rows)
+    complete = complete[complete[model.feature_inputs].notna().all(axis=1)].reset_index(drop=True)
+    variance = float(predict_block(model, complete, len(complete) - 1, len(complete))[0])
     as_of = pd.Timestamp(last[TIMESTAMP])
     return Forecast(as_of=as_of, variance=variance, features=values)
