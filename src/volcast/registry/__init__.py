@@ -7,6 +7,7 @@ The only package that imports mlflow. Typical use::
     served = load_model(symbol, interval)                                   # @champion
 """
 
+from volcast.registry.loading import LoadedModel, load_model, model_artifacts_dir, resolve_alias
 from volcast.registry.plots import forecast_plot, importance_plot
 from volcast.registry.promotion import PromotionDecision, Score, decide, promote
 from volcast.registry.pyfunc import OUTPUT_COLUMNS, VarianceModel, VolcastPyfunc
@@ -14,16 +15,12 @@ from volcast.registry.stats import bin_proportions, reference_statistics
 from volcast.registry.tracking import (
     CHALLENGER,
     CHAMPION,
-    LoadedModel,
     RunInfo,
     configure,
     experiment_name,
     git_commit,
-    load_model,
     log_training_run,
-    model_artifacts_dir,
     model_name,
-    resolve_alias,
 )
 
 __all__ = [

@@ -20,16 +20,8 @@ from mlflow.entities import Metric, RunTag
 
 from volcast.errors import ModelError, NotFoundError
 from volcast.evaluation.report import PRIMARY_METRIC, ReportRow, comparison_report
-from volcast.registry.tracking import (
-    CHALLENGER,
-    CHAMPION,
-    LoadedModel,
-    client,
-    load_model,
-    mlflow_errors,
-    model_name,
-    resolve_alias,
-)
+from volcast.registry.loading import LoadedModel, load_model, resolve_alias
+from volcast.registry.tracking import CHALLENGER, CHAMPION, client, mlflow_errors, model_name
 from volcast.schemas import slugify
 
 Score = float | Mapping[str, float]

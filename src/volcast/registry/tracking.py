@@ -1,4 +1,4 @@
-"""MLflow tracking and registry: log a training run, register it, resolve aliases, load models.
+"""MLflow tracking: log a training run and register it (loading lives in ``loading``).
 
 This package is the only part of volcast that imports mlflow. The tracking URI comes from
 ``MLFLOW_TRACKING_URI`` (settings), else a SQLite store under the data directory; for such a
@@ -14,7 +14,6 @@ import importlib.metadata
 import json
 import os
 import subprocess
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from mlflow.models import infer_signature
 from volcast.config import get_settings
 from volcast.errors import NotFoundError, RegistryError, StorageError
 from volcast.registry.pyfunc import VarianceModel, VolcastPyfunc, to_signature_frame
-from volcast.schemas import slugify
+from volcast.series import Series
 
 CHAMPION: Final = "champion"
 CHALLENGER: Final = "challenger"
@@ -53,7 +52,7 @@ _SERVING_REQUIREMENTS: Final = (
 
 def model_name(symbol: str, interval: str) -> str:
     """Registered model name ``volcast-<slug>-<interval>`` (EUR/USD 1h -> volcast-eurusd-1h)."""
-    return f"volcast-{slugify(symbol)}-{interval}"
+    return Series(symbol, interval).model_name
 
 
 def experiment_name(symbol: str, interval: str) -> str:
@@ -267,103 +266,3 @@ def log_training_run(
             model_uri=f"models:/{name}/{version}",
             artifact_uri=str(run.info.artifact_uri),
         )
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A registered volcast model loaded for scoring, with what serving and drift need.
-
-    ``pyfunc`` is the MLflow ``PyFuncModel``; :meth:`predict` goes through it, so inputs
-    are checked against the logged signature.
-    """
-
-    pyfunc: Any
-    name: str
-    version: int
-    alias: str | None
-    run_id: str
-    model_uri: str
-    feature_config: dict[str, Any]
-    reference_stats: dict[str, Any]
-
-    @property
-    def feature_names(self) -> list[str]:
-        """The model's input columns, in order."""
-        return [str(name) for name in self.feature_config["feature_names"]]
-
-    @property
-    def estimator(self) -> Any:
-        """The fitted volcast model inside the pyfunc (for refits of the same specification)."""
-        return self.pyfunc.unwrap_python_model().model
-
-    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Variance, volatility and annualised volatility for each feature row."""
-        result = self.pyfunc.predict(to_signature_frame(features[self.feature_names]))
-        return pd.DataFrame(result)
-
-
-def resolve_alias(
-    symbol: str, interval: str, alias: str, *, tracking_uri: str | None = None
-) -> int | None:
-    """The version number ``alias`` points at, or None when the alias (or model) is unset."""
-    name = model_name(symbol, interval)
-    try:
-        with mlflow_errors(f"resolving {name}@{alias}", symbol=symbol, interval=interval):
-            mv = client(tracking_uri).get_model_version_by_alias(name, alias)
-    except NotFoundError:
-        return None
-    return int(mv.version)
-
-
-def load_model(
-    symbol: str,
-    interval: str,
-    alias: str | None = CHAMPION,
-    *,
-    version: int | None = None,
-    tracking_uri: str | None = None,
-) -> LoadedModel:
-    """Load ``models:/<name>@<alias>`` (or a given ``version``) with its metadata.
-
-    Raises :class:`~volcast.errors.NotFoundError` when the model or alias does not exist and
-    :class:`~volcast.errors.RegistryError` when the registry cannot be reached.
-    """
-    name = model_name(symbol, interval)
-    context = {"symbol": symbol, "interval": interval, "model": name, "alias": alias}
-    mlflow_client = client(tracking_uri)
-    with mlflow_errors(f"loading {name}", **context):
-        if version is not None:
-            mv = mlflow_client.get_model_version(name, str(version))
-            uri = f"models:/{name}/{version}"
-            alias = None
-        elif alias is not None:
-            mv = mlflow_client.get_model_version_by_alias(name, alias)
-            uri = f"models:/{name}@{alias}"
-        else:
-            raise RegistryError("load_model needs an alias or a version", **context)
-        pyfunc = mlflow.pyfunc.load_model(uri)
-    wrapper = pyfunc.unwrap_python_model()
-    if not isinstance(wrapper, VolcastPyfunc):
-        raise RegistryError(
-            f"{uri} is not a volcast model (found {type(wrapper).__name__})", **context
-        )
-    return LoadedModel(
-        pyfunc=pyfunc,
-        name=name,
-        version=int(mv.version),
-        alias=alias,
-        run_id=str(mv.run_id),
-        model_uri=uri,
-        feature_config=dict(wrapper.feature_config),
-        reference_stats=dict(wrapper.reference_stats),
-    )
-
-
-def model_artifacts_dir(loaded: LoadedModel, *, dst: Path | None = None) -> Path:
-    """Download the logged model directory (MLmodel, serving_input_example.json, ...)."""
-    target = dst or Path(tempfile.mkdtemp(prefix="volcast-model-"))
-    with mlflow_errors(f"downloading {loaded.model_uri}", model=loaded.name):
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{loaded.name}/{loaded.version}", dst_path=str(target)
-        )
-    return Path(local)
