@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final, Literal, Self
+from typing import Any, Final, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -60,12 +60,12 @@ class Calibration:
     n_history: int
 
 
-class SurpriseCusum:
-    """Two-sided CUSUM on ``z = (ln(realized / forecast) - level) / scale``.
+class Cusum:
+    """Two-sided robust CUSUM on ``z = clip((x - level) / scale)`` of a stream of values ``x``.
 
     ``k`` is the allowance in scale units (half the shift to detect quickly: 0.5 aims at
-    shifts of about one scale); ``threshold`` the alarm line. ``upward_only`` ignores
-    downward moves (a calmer market makes a forecast conservative, not dangerous).
+    shifts of about one scale); ``threshold`` the alarm line; ``clip`` bounds one value's
+    influence. ``upward_only`` ignores downward moves (for a loss, only getting worse matters).
     """
 
     def __init__(
@@ -98,7 +98,7 @@ class SurpriseCusum:
 
     @classmethod
     def from_calibration(cls, calibration: Calibration, *, upward_only: bool = False) -> Self:
-        """A detector with the level, scale, allowance and threshold of ``calibration``."""
+        """A detector with the level, scale, allowance, clip and threshold of ``calibration``."""
         return cls(
             level=calibration.level,
             scale=calibration.scale,
@@ -108,14 +108,11 @@ class SurpriseCusum:
             upward_only=upward_only,
         )
 
-    def update(self, realized: float, forecast: float) -> Self:
-        """Add one realized bar; pairs that are not finite and positive are ignored."""
-        if not (
-            math.isfinite(realized) and math.isfinite(forecast) and realized > 0 and forecast > 0
-        ):
+    def update_value(self, x: float) -> Self:
+        """Add one value (ignored when not finite)."""
+        if not math.isfinite(x):
             return self
-        z = (math.log(realized / forecast) - self.level) / self.scale
-        z = min(max(z, -self.clip), self.clip)
+        z = min(max((x - self.level) / self.scale, -self.clip), self.clip)
         self.up_ = max(0.0, self.up_ + z - self.k)
         self.down_ = 0.0 if self.upward_only else max(0.0, self.down_ - z - self.k)
         self.last_z_ = z
@@ -141,10 +138,22 @@ class SurpriseCusum:
 
     @property
     def direction(self) -> Direction | None:
-        """``up`` (forecasts too low: volatility rose), ``down``, or None without alarm."""
+        """``up`` (values rose: for surprises, volatility rose), ``down``, or None."""
         if not self.drift_detected:
             return None
         return "up" if self.up_ >= self.down_ else "down"
+
+
+class SurpriseCusum(Cusum):
+    """:class:`Cusum` on the surprise ``ln(realized / forecast)`` of each realized bar."""
+
+    def update(self, realized: float, forecast: float) -> Self:
+        """Add one realized bar; pairs that are not finite and positive are ignored."""
+        if not (
+            math.isfinite(realized) and math.isfinite(forecast) and realized > 0 and forecast > 0
+        ):
+            return self
+        return self.update_value(math.log(realized / forecast))
 
 
 def _robust_level_scale(values: npt.NDArray[np.float64]) -> tuple[float, float]:
@@ -184,6 +193,18 @@ def max_cusum(z: npt.NDArray[np.float64], *, k: float, upward_only: bool = False
 def calibrate_cusum(
     realized: npt.ArrayLike,
     forecast: npt.ArrayLike,
+    **options: Any,
+) -> Calibration:
+    """:func:`calibrate_values` on the surprises ``ln(realized / forecast)`` of a history.
+
+    ``realized``/``forecast`` are out-of-sample pairs from a period the model is believed
+    calibrated on (its walk-forward backtest).
+    """
+    return calibrate_values(surprises(realized, forecast), **options)
+
+
+def calibrate_values(
+    values: npt.ArrayLike,
     *,
     k: float = 0.5,
     clip: float = 3.0,
@@ -194,17 +215,18 @@ def calibrate_cusum(
     upward_only: bool = False,
     seed: int = 0,
 ) -> Calibration:
-    """Level, scale and a threshold for a :class:`SurpriseCusum` from a series' own history.
+    """Level, scale and a threshold for a :class:`Cusum` from a stream's own history.
 
-    ``realized``/``forecast`` are out-of-sample pairs from a period the model is believed
-    calibrated on (its walk-forward backtest). The threshold is the ``1 - false_alarm_rate``
-    quantile of the largest CUSUM statistic over ``n_runs`` moving-block bootstrap runs of
-    ``run_length`` bars: about that share of unchanged stretches of that length alarm once.
+    Level and scale are the median and the scaled MAD of ``values``. The threshold is the
+    ``1 - false_alarm_rate`` quantile of the largest CUSUM statistic over ``n_runs``
+    moving-block bootstrap runs of ``run_length`` bars: about that share of unchanged
+    stretches of that length alarm once.
     """
-    s = surprises(realized, forecast)
+    s = np.asarray(values, dtype="float64")
+    s = s[np.isfinite(s)]
     if s.size < 2 * block or s.size < 50:
         raise ConfigError(
-            f"{s.size} usable realized/forecast pairs are too few to calibrate the decay "
+            f"{s.size} usable values are too few to calibrate the decay "
             f"detector (need at least {max(2 * block, 50)})"
         )
     if not 0 < false_alarm_rate < 1:
