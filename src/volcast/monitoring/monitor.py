@@ -1,0 +1,182 @@
+"""The live monitor of one series: drift, decay, realized loss and the retrain trigger.
+
+:class:`SeriesMonitor` is fed one realized bar at a time by the stream worker
+(:meth:`SeriesMonitor.observe`): the forecast made at the previous bar, the variance that bar
+turned out to have, the HAR baseline's forecast of it, and the feature row of the new bar.
+It updates
+
+- the decay detectors: a :class:`~volcast.monitoring.decay.SurpriseCusum` on
+  ``ln(realized / forecast)`` (the champion against its own training-time level) and,
+  when a baseline is given, an upward :class:`~volcast.monitoring.decay.Cusum` on the QLIKE
+  differential ``qlike(champion) - qlike(HAR)`` (the champion against HAR on the same bars);
+- the input-drift detector (:class:`~volcast.monitoring.drift.DriftDetector`);
+- rolling realized QLIKE of the champion and of the baseline;
+- the :class:`~volcast.monitoring.trigger.RetrainTrigger` with the bar's signals;
+
+and returns the :class:`~volcast.monitoring.events.Event` s the bar produced: ``drift`` and
+``decay`` when a detector's alarm starts (not again while it lasts). Pure state: no clock, no
+I/O; it pickles, which is how the stream worker stores it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+
+from volcast.evaluation.metrics import qlike
+from volcast.monitoring.decay import Cusum, SurpriseCusum
+from volcast.monitoring.drift import DriftDetector
+from volcast.monitoring.events import Event
+from volcast.monitoring.trigger import RetrainTrigger
+
+
+def _rolling_mean(values: deque[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+class SeriesMonitor:
+    """Everything watched about one series' champion, fed bar by bar."""
+
+    def __init__(
+        self,
+        *,
+        model_version: int | None,
+        decay: SurpriseCusum,
+        trigger: RetrainTrigger,
+        relative: Cusum | None = None,
+        drift: DriftDetector | None = None,
+        loss_window: int = 168,
+    ) -> None:
+        self.model_version = model_version
+        self.decay = decay
+        self.relative = relative
+        self.drift = drift
+        self.trigger = trigger
+        self.loss_window = loss_window
+        self.losses_: deque[float] = deque(maxlen=loss_window)
+        self.baseline_losses_: deque[float] = deque(maxlen=loss_window)
+        self.n_bars_ = 0
+        self.last_bar_: pd.Timestamp | None = None
+        self._active: set[str] = set()
+
+    def observe(
+        self,
+        bar: pd.Timestamp,
+        *,
+        realized: float,
+        forecast: float,
+        baseline: float | None = None,
+        features: Mapping[str, float] | None = None,
+    ) -> list[Event]:
+        """Feed the realized variance of ``bar`` and the forecasts that were made for it.
+
+        ``features`` is the feature row of ``bar`` (the inputs of the next forecast).
+        Returns the events this bar raised; :attr:`retrain_due` tells whether the trigger fired.
+        """
+        self.n_bars_ += 1
+        self.last_bar_ = bar
+        usable = realized > 0 and forecast > 0 and math.isfinite(realized + forecast)
+        if usable:
+            self.decay.update(realized, forecast)
+            loss = qlike([realized], [forecast])
+            self.losses_.append(loss)
+            if baseline is not None and baseline > 0 and math.isfinite(baseline):
+                base_loss = qlike([realized], [baseline])
+                self.baseline_losses_.append(base_loss)
+                if self.relative is not None:
+                    self.relative.update_value(loss - base_loss)
+        if features is not None and self.drift is not None:
+            self.drift.update(features)
+        signals: dict[str, dict[str, Any]] = {}
+        if self.decay.drift_detected or (
+            self.relative is not None and self.relative.drift_detected
+        ):
+            signals["decay"] = self._decay_detail()
+        if self.drift is not None and self.drift.drift_detected:
+            signals["drift"] = self._drift_detail()
+        events = [
+            Event(time=bar, event=name, detail=detail)  # type: ignore[arg-type]
+            for name, detail in signals.items()
+            if name not in self._active
+        ]
+        self._active = set(signals)
+        self.trigger.update(signals)
+        return events
+
+    @property
+    def retrain_due(self) -> bool:
+        """Whether the last observed bar fired the retrain trigger."""
+        return self.trigger.fired
+
+    def rebase(
+        self,
+        *,
+        model_version: int | None,
+        decay: SurpriseCusum,
+        relative: Cusum | None = None,
+        drift: DriftDetector | None = None,
+    ) -> Self:
+        """A new champion (or a retrain that kept the old one): fresh detectors, same trigger.
+
+        The trigger's pending retrain ends and its cooldown keeps running, so a rejected
+        challenger does not make the very next bar ask again.
+        """
+        self.model_version = model_version
+        self.decay = decay
+        self.relative = relative
+        self.drift = drift
+        self._active = set()
+        self.losses_.clear()
+        self.baseline_losses_.clear()
+        self.trigger.done()
+        return self
+
+    def _decay_detail(self) -> dict[str, Any]:
+        detail: dict[str, Any] = {
+            "surprise_cusum": self.decay.statistic,
+            "threshold": self.decay.threshold,
+            "direction": self.decay.direction,
+            "rolling_qlike": _rolling_mean(self.losses_),
+            "rolling_qlike_baseline": _rolling_mean(self.baseline_losses_),
+            "model_version": self.model_version,
+        }
+        if self.relative is not None:
+            detail["relative_cusum"] = self.relative.statistic
+            detail["relative_threshold"] = self.relative.threshold
+        return detail
+
+    def _drift_detail(self) -> dict[str, Any]:
+        assert self.drift is not None
+        return {
+            "ood_ratio": self.drift.ood_ratio,
+            "drifted_features": self.drift.drifted_features,
+            "window": self.drift.n_window,
+            "model_version": self.model_version,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The gauges every API worker exports for this series (plain JSON values)."""
+        drift = self.drift
+        return {
+            "model_version": self.model_version,
+            "bars": self.n_bars_,
+            "last_bar": None if self.last_bar_ is None else self.last_bar_.isoformat(),
+            "rolling_qlike": _rolling_mean(self.losses_),
+            "rolling_qlike_baseline": _rolling_mean(self.baseline_losses_),
+            "loss_window": self.loss_window,
+            "decay_statistic": self.decay.statistic,
+            "decay_threshold": self.decay.threshold,
+            "decay_detected": self.decay.drift_detected,
+            "relative_statistic": None if self.relative is None else self.relative.statistic,
+            "drift_detected": bool(drift is not None and drift.drift_detected),
+            "ood_ratio": 0.0 if drift is None else drift.ood_ratio,
+            "psi": {} if drift is None else drift.psi,
+            "feature_mean_shift": {} if drift is None else drift.mean_shift,
+            "retrain_pending": self.trigger.pending_,
+            "retrains": self.trigger.n_fired_,
+        }
