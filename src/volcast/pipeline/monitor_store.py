@@ -1,0 +1,164 @@
+"""The stream worker's stored state: forecasts log, events, monitor state (one writer each).
+
+Under ``monitoring/<slug>/<interval>/`` of the data directory:
+
+- ``forecasts.parquet``: one row per bar the loop processed: ``timestamp`` (the bar the
+  forecast was made at), ``forecast_variance``, ``realized_variance`` (NaN until the target's
+  bars have closed), ``model_version``, ``baseline_variance`` (HAR). Rows are upserted by
+  ``timestamp``, so a bar processed again after a crash replaces its row, never adds one.
+- ``events.jsonl``: one :class:`~volcast.monitoring.events.Event` a line; an event already
+  in the file (same bar, kind and detail) is not written twice.
+- ``state.pkl``: the pickled :class:`StreamState` (monitor, pending cursor), the worker's own;
+  ``state.json``: its summary, the gauges every API worker exports for the series.
+
+Every write replaces the whole file atomically (temporary file and rename, or one PUT).
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from volcast.errors import StorageError
+from volcast.monitoring.events import Event
+from volcast.monitoring.monitor import SeriesMonitor
+from volcast.schemas import TIMESTAMP
+from volcast.series import Series
+from volcast.storage import Storage
+
+LOG_COLUMNS: Final = (
+    TIMESTAMP,
+    "forecast_variance",
+    "realized_variance",
+    "model_version",
+    "baseline_variance",
+)
+
+
+@dataclass
+class StreamState:
+    """What the worker needs to resume exactly where it stopped."""
+
+    last_processed: pd.Timestamp | None = None
+    """The last bar whose forecast row is in the log."""
+    last_seen: pd.Timestamp | None = None
+    """The last bar fetched, accepted or rejected (the replay cursor)."""
+    monitor: SeriesMonitor | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class MonitorStore:
+    """Reads and writes one series' monitoring files."""
+
+    def __init__(self, storage: Storage, series: Series) -> None:
+        self.storage = storage
+        self.series = series
+        base = series.layout.monitoring_dir
+        self.log_path = f"{base}/forecasts.parquet"
+        self.events_path = f"{base}/events.jsonl"
+        self.state_path = f"{base}/state.pkl"
+        self.summary_path = f"{base}/state.json"
+
+    # ----- forecasts log ----------------------------------------------------------------------
+
+    def read_log(self) -> pd.DataFrame:
+        """The forecasts log (empty with its columns when none is stored)."""
+        if not self.storage.exists(self.log_path):
+            return pd.DataFrame(
+                {
+                    TIMESTAMP: pd.Series([], dtype="datetime64[ns, UTC]"),
+                    "forecast_variance": pd.Series([], dtype="float64"),
+                    "realized_variance": pd.Series([], dtype="float64"),
+                    "model_version": pd.Series([], dtype="Int64"),
+                    "baseline_variance": pd.Series([], dtype="float64"),
+                }
+            )
+        return self.storage.read_parquet(self.log_path)
+
+    def write_log(self, log: pd.DataFrame) -> None:
+        """Store the log, one row per timestamp (the last one wins), ascending."""
+        out = log.drop_duplicates(subset=[TIMESTAMP], keep="last").sort_values(TIMESTAMP)
+        out = out.reset_index(drop=True)[list(LOG_COLUMNS)]
+        out["model_version"] = out["model_version"].astype("Int64")
+        self.storage.write_parquet(self.log_path, out)
+
+    # ----- events -----------------------------------------------------------------------------
+
+    def read_events(self) -> list[Event]:
+        """Every stored event, in order."""
+        if not self.storage.exists(self.events_path):
+            return []
+        text = self.storage.read_bytes(self.events_path).decode()
+        return [Event.from_json(line) for line in text.splitlines() if line.strip()]
+
+    def append_events(self, events: list[Event]) -> list[Event]:
+        """Append the events not stored yet; returns those written."""
+        if not events:
+            return []
+        existing = (
+            self.storage.read_bytes(self.events_path).decode()
+            if self.storage.exists(self.events_path)
+            else ""
+        )
+        known = set(existing.splitlines())
+        lines = [e.to_json() for e in events]
+        new = [(e, line) for e, line in zip(events, lines, strict=True) if line not in known]
+        if new:
+            body = existing + "".join(line + "\n" for _, line in new)
+            self.storage.write_bytes(self.events_path, body.encode())
+        return [e for e, _ in new]
+
+    # ----- state ------------------------------------------------------------------------------
+
+    def read_state(self) -> StreamState:
+        """The stored state (a fresh one when none is stored)."""
+        if not self.storage.exists(self.state_path):
+            return StreamState()
+        try:
+            state = pickle.loads(self.storage.read_bytes(self.state_path))
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+            raise StorageError(
+                f"monitoring state {self.storage.url(self.state_path)} is unreadable ({exc}); "
+                "move it away to start the monitor afresh"
+            ) from exc
+        if not isinstance(state, StreamState):
+            raise StorageError(f"{self.storage.url(self.state_path)} is not a stream state")
+        return state
+
+    def write_state(self, state: StreamState) -> None:
+        """Store the state, then its JSON summary (what the API reads)."""
+        self.storage.write_bytes(self.state_path, pickle.dumps(state))
+        summary = state.monitor.summary() if state.monitor is not None else {}
+        summary = {
+            **summary,
+            "symbol": self.series.symbol,
+            "interval": self.series.interval,
+            "last_processed": _iso(state.last_processed),
+        }
+        self.storage.write_json(self.summary_path, _finite(summary))
+
+    def read_summary(self) -> dict[str, Any] | None:
+        """The JSON summary the worker last wrote (None when none)."""
+        if not self.storage.exists(self.summary_path):
+            return None
+        summary: dict[str, Any] = self.storage.read_json(self.summary_path)
+        return summary
+
+
+def _iso(stamp: pd.Timestamp | None) -> str | None:
+    return None if stamp is None else pd.Timestamp(stamp).isoformat()
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
