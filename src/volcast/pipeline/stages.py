@@ -311,17 +311,15 @@ def features(
         )
     profile_path: str | None = None
     if params.profile.enabled and (changed or not storage.exists(layout.profile_report)):
-        from volcast.features.profile import write_profile
+        from volcast.features.profile import profile_html
 
         progress("profiling the dataset")
-        title = f"volcast dataset {symbol} {interval}"
-        profile_path = write_profile(
+        html = profile_html(
             dataset,
-            storage=storage,
-            relpath=layout.profile_report,
-            title=title,
+            title=f"volcast dataset {symbol} {interval}",
             max_rows=params.profile.max_rows,
         )
+        profile_path = storage.write_bytes(layout.profile_report, html.encode("utf-8"))
     elif storage.exists(layout.profile_report):
         profile_path = storage.url(layout.profile_report)
     return FeaturesResult(
