@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import typer
 
-from volcast.cli.edge import command
+from volcast.cli.edge import GlobalFlags, command
 from volcast.cli.options import (
     ConfigOpt,
     IntervalOpt,
@@ -38,13 +38,13 @@ app = typer.Typer(
 
 
 @app.callback()
-def _global(ctx: typer.Context, verbose: VerboseOpt = False) -> None:
+def _global(verbose: VerboseOpt = False) -> None:
     """Real-time volatility forecasting: ingest, gate, features, train, serve.
 
     Library logs (MLflow, alembic, warnings) go to <data dir>/logs/volcast.log; --verbose
     shows them on the terminal too.
     """
-    ctx.obj = {"verbose": verbose}
+    GlobalFlags.verbose = verbose
 
 
 def run(options: Options, order: Sequence[Stage]) -> RunResult:

@@ -12,7 +12,6 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-import click
 import typer
 
 from volcast.cli.logs import library_logs
@@ -39,10 +38,10 @@ def report_error(exc: VolcastError) -> typer.Exit:
     return typer.Exit(code=exc.exit_code)
 
 
-def _verbose() -> bool:
-    ctx = click.get_current_context(silent=True)
-    obj = ctx.find_root().obj if ctx is not None else None
-    return bool(obj.get("verbose")) if isinstance(obj, dict) else False
+class GlobalFlags:
+    """The app-wide flags, set by the app's callback before every command."""
+
+    verbose: bool = False
 
 
 def command(*, route_logs: bool = True) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -54,7 +53,7 @@ def command(*, route_logs: bool = True) -> Callable[[Callable[P, R]], Callable[P
             try:
                 if not route_logs:
                     return func(*args, **kwargs)
-                with library_logs(verbose=_verbose()):
+                with library_logs(verbose=GlobalFlags.verbose):
                     return func(*args, **kwargs)
             except VolcastError as exc:
                 raise report_error(exc) from exc
