@@ -16,7 +16,7 @@ import typer
 
 from volcast.cli.logs import library_logs
 from volcast.cli.output import err_console
-from volcast.errors import DataQualityError, VolcastError
+from volcast.errors import DataQualityError, QualityGateError, VolcastError
 
 REJECTED_EXIT_CODE = 9
 """``volcast promote`` exit code when the challenger is rejected."""
@@ -27,14 +27,19 @@ R = TypeVar("R")
 
 def report_error(exc: VolcastError) -> typer.Exit:
     """Print ``exc`` for a person and return the exit carrying its code."""
-    if isinstance(exc, DataQualityError):
+    if isinstance(exc, QualityGateError):  # the message names each failed check, one a line
+        head, _, details = exc.message.partition("\n")
+        err_console.print(f"[bold red]{head}[/]")
+        if details:
+            err_console.print(details, highlight=False)
+    elif isinstance(exc, DataQualityError):
         err_console.print(f"[bold red]quality gate failed[/]: {exc.message}")
         for name in exc.failed_checks:
             err_console.print(f"  [red]x[/] {name}")
-        if exc.report_path:
-            err_console.print(f"report: {exc.report_path}")
     else:
         err_console.print(f"[bold red]error[/]: {exc}")
+    if isinstance(exc, DataQualityError) and exc.report_path:
+        err_console.print(f"report: {exc.report_path}")
     return typer.Exit(code=exc.exit_code)
 
 
