@@ -1,6 +1,6 @@
 """Entry point for ``python -m volcast``."""
 
-from volcast.cli import app
+from volcast.cli import main
 
 if __name__ == "__main__":
-    app(prog_name="volcast")
+    main()

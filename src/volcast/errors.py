@@ -118,10 +118,11 @@ class QualityGateError(DataQualityError):
     The report supplies the message (``summary()``), the failed checks and the context.
     """
 
-    def __init__(self, report: Any) -> None:
+    def __init__(self, report: Any, *, report_path: str | None = None) -> None:
         super().__init__(
             report.summary(),
             failed_checks=report.failed,
+            report_path=report_path,
             symbol=report.symbol,
             interval=report.interval,
             source=report.source,

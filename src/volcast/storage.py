@@ -34,7 +34,7 @@ import pandas as pd
 from volcast.errors import StorageError
 from volcast.series import Layout
 
-__all__ = ["Layout", "Storage", "content_hash", "storage_from_settings"]
+__all__ = ["Layout", "Storage", "atomic_write", "content_hash", "storage_from_settings"]
 
 
 def _is_remote(root: str) -> bool:
@@ -87,19 +87,7 @@ class Storage:
                 self.fs.pipe_file(target, data)
                 self.fs.invalidate_cache()
                 return target
-            directory = Path(target).parent
-            directory.mkdir(parents=True, exist_ok=True)
-            name = Path(target).name
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write(Path(target), data)
             return target
         except StorageError:
             raise
@@ -148,13 +136,50 @@ class Storage:
                 out.append(rel)
         return sorted(out)
 
-    def delete(self, relpath: str) -> None:
-        """Remove ``relpath`` if it exists."""
-        try:
-            if self.fs.exists(self.url(relpath)):
-                self.fs.rm(self.url(relpath))
-        except Exception as exc:
-            raise StorageError(f"cannot delete {self.url(relpath)}: {exc}") from exc
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def _sweep_orphans(target: Path) -> None:
+    """Remove temp files of ``target`` left by writers that died mid-write (SIGKILL, crash).
+
+    A temp file is named ``.<name>.<pid>.<random>.tmp``; only those whose writer process no
+    longer exists are removed, so a concurrent live writer keeps its own.
+    """
+    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to the local file ``path`` atomically: temp file, fsync, ``os.replace``.
+
+    A reader sees the old content or the new one, never a part. A failing write removes its
+    temp file; a writer killed mid-write leaves one, which the next write of ``path`` removes.
+    Raises OSError as the file system reports it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _sweep_orphans(path)
 
 
 def content_hash(frame: pd.DataFrame) -> str:

@@ -20,18 +20,43 @@ from volcast.storage import Storage, content_hash
 pytestmark = pytest.mark.integration
 
 _TARGET = "datasets/x/1h/blob.bin"
-_BIG = 96 * 1024 * 1024  # long enough to write and fsync that a kill lands mid-write
+_SIZE = 4 * 1024 * 1024
 
-_WRITER = textwrap.dedent(
+# The child announces the exact point of the write it is at, then holds there until killed,
+# so the kill provably lands inside ``Storage.write_bytes`` (not before or after it).
+_HELD_WRITER = textwrap.dedent(
     """
-    import sys
+    import os, sys, time
     from volcast.storage import Storage
 
-    storage = Storage(sys.argv[1])
-    payload = b"N" * int(sys.argv[2])
-    print("ready", flush=True)
-    while True:
-        storage.write_bytes(sys.argv[3], payload)
+    root, relpath, size, hold = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    real_fdopen, real_fsync = os.fdopen, os.fsync
+
+    def announce_and_hold(where):
+        print(where, flush=True)
+        time.sleep(3600)
+
+    class HalfThenHold:
+        # The temp file object: writes half of the data, then holds mid-data.
+        def __init__(self, fh):
+            self.fh = fh
+        def __enter__(self):
+            return self
+        def __exit__(self, *exc):
+            return self.fh.__exit__(*exc)
+        def write(self, data):
+            self.fh.write(data[: len(data) // 2])
+            self.fh.flush()
+            announce_and_hold("mid-data")
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+    if hold == "mid-data":
+        os.fdopen = lambda *a, **k: HalfThenHold(real_fdopen(*a, **k))
+    else:  # every byte written and synced, the rename not done yet
+        os.fsync = lambda fd: (real_fsync(fd), announce_and_hold("before-rename"))
+    Storage(root).write_bytes(relpath, b"N" * size)
+    print("finished", flush=True)
     """
 )
 
@@ -56,12 +81,16 @@ def _temp_files(directory: Path) -> list[Path]:
     return [p for p in directory.iterdir() if p.name.startswith(".")] if directory.exists() else []
 
 
-def _start(script: str, *args: str) -> subprocess.Popen[str]:
+def _start(script: str, *args: str, ready: str = "ready") -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True
     )
     assert process.stdout is not None
-    assert process.stdout.readline().strip() == "ready"
+    line = process.stdout.readline().strip()
+    if line != ready:
+        process.kill()
+        process.wait(timeout=30)
+        pytest.fail(f"the writer said {line!r}, not {ready!r}")
     return process
 
 
@@ -74,32 +103,39 @@ def _kill(process: subprocess.Popen[str]) -> None:
 
 
 @pytest.mark.slow
-def test_sigkill_while_the_temp_file_is_written_keeps_the_old_version(tmp_path: Path) -> None:
+@pytest.mark.parametrize("old_version", [True, False], ids=["replacing", "new-file"])
+@pytest.mark.parametrize("hold", ["mid-data", "before-rename"])
+def test_sigkill_inside_the_write_keeps_the_old_version(
+    tmp_path: Path, hold: str, old_version: bool
+) -> None:
     storage = Storage(tmp_path / "store")
-    old = bytes(range(256)) * 4096
-    storage.write_bytes(_TARGET, old)
     directory = tmp_path / "store" / Path(_TARGET).parent
+    old = bytes(range(256)) * 4096
+    if old_version:
+        storage.write_bytes(_TARGET, old)
 
-    process = _start(_WRITER, storage.root, str(_BIG), _TARGET)
+    process = _start(_HELD_WRITER, storage.root, _TARGET, str(_SIZE), hold, ready=hold)
     try:
-        # The child's temp file exists and has bytes in it: it is mid-write. Kill it there.
-        deadline = time.monotonic() + 60
-        while not any(p.stat().st_size > 0 for p in _temp_files(directory)):
-            assert time.monotonic() < deadline, "the writer never started its temp file"
-            assert process.poll() is None, "the writer died on its own"
-            time.sleep(0.001)
+        # Proof that the kill lands mid-write: the child said where it is and holds there,
+        # and its temp file is on disk with exactly the bytes written so far.
+        temps = _temp_files(directory)
+        assert len(temps) == 1, temps
+        assert temps[0].stat().st_size == (_SIZE // 2 if hold == "mid-data" else _SIZE)
+        assert f".{process.pid}." in temps[0].name  # the writer's pid tags its temp file
     finally:
         _kill(process)
 
-    assert storage.read_bytes(_TARGET) == old
-    leftovers = _temp_files(directory)
-    assert leftovers, "SIGKILL cannot clean up: the partial temp file must still be there"
-    assert all(p.stat().st_size < _BIG for p in leftovers)
-    assert storage.list(str(Path(_TARGET).parent)) == [_TARGET]
-
-    # The next successful write replaces the old version whole.
+    if old_version:
+        assert storage.read_bytes(_TARGET) == old
+    else:
+        assert not storage.exists(_TARGET)
+    assert storage.list(str(Path(_TARGET).parent)) == ([_TARGET] if old_version else [])
+    # SIGKILL leaves the dead writer's temp file; readers never see it, the next write of
+    # the target removes it, so nothing is left behind.
+    assert len(_temp_files(directory)) == 1
     storage.write_bytes(_TARGET, b"after")
     assert storage.read_bytes(_TARGET) == b"after"
+    assert _temp_files(directory) == []
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ from typer.testing import CliRunner
 
 from tests.helpers import BTC_CSV, require_file
 from volcast.cli import app
+from volcast.pipeline import stages
+from volcast.sources.base import RawSink, discard_raw
+from volcast.storage import Storage
 
 runner = CliRunner()
 SYMBOL = ["--symbol", "TEST/USD", "--interval", "1h"]
@@ -143,6 +147,8 @@ def _corrupt(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         out.loc[new[3], "close"] = "abc"
     elif kind == "positive_prices":
         out.loc[new[7], ["open", "low"]] = -1.0
+    elif kind == "volume_non_negative":
+        out.loc[new[9], "volume"] = -5.0
     elif kind == "required_columns":
         out = out.drop(columns=["high"])
     return out
@@ -156,6 +162,7 @@ def _corrupt(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         "duplicates",
         "schema",
         "positive_prices",
+        "volume_non_negative",
         "required_columns",
     ],
 )
@@ -169,7 +176,7 @@ def test_corrupted_input_fails_and_changes_nothing(
     code, out = _invoke("ingest", "--source", "csv", "--path", str(bad), *SYMBOL)
     if code == 0:
         code, out = _invoke("validate", *SYMBOL)
-    assert code != 0
+    assert code == 3, out  # README: 3 = quality gate failed
     assert kind in out
     assert _digest(data_dir) == before
     # the data still builds: the good curated bars and dataset are intact
@@ -188,8 +195,68 @@ def test_truncated_file_fails_and_changes_nothing(
     code, out = _invoke("ingest", "--source", "csv", "--path", str(bad), *SYMBOL)
     if code == 0:
         code, out = _invoke("validate", *SYMBOL)
-    assert code != 0
+    assert code == 3, out  # a truncated file is a ParseError, a DataQualityError
     assert "parse" in out or "truncated" in out
+    assert _digest(data_dir) == before
+
+
+def test_nulls_in_the_increment_alone_fail_and_change_nothing(tmp_path: Path) -> None:
+    """5% empty closes in a 600-bar increment on 5000 curated bars (0.54% of all) -> exit 3."""
+    frame = _bars(5600)
+    base = tmp_path / "base.csv"
+    frame.iloc[:5000].to_csv(base, index=False)
+    assert _invoke("ingest", "--source", "csv", "--path", str(base), *SYMBOL)[0] == 0
+    assert _invoke("validate", *SYMBOL)[0] == 0
+    data_dir = Path.cwd() / "data"
+    before = _digest(data_dir)
+    assert before  # curated bars and watermark exist
+    bad = frame.copy()
+    bad.loc[list(range(5000, 5600, 20)), "close"] = np.nan  # 30 of the 600 new bars
+    path = tmp_path / "increment_nulls.csv"
+    bad.to_csv(path, index=False)
+    code, out = _invoke("ingest", "--source", "csv", "--path", str(path), *SYMBOL)
+    assert code == 0, out
+    assert "600 new bars" in out
+    code, out = _invoke("validate", *SYMBOL)
+    assert code == 3, out
+    assert "null_ratio" in out
+    assert "in the increment of 600 new rows" in out
+    assert _digest(data_dir) == before
+
+
+@dataclass
+class _UnsortedSource:
+    """A source that delivers bars in its own order (the CSV source sorts; providers may not)."""
+
+    bars: pd.DataFrame
+    name: str = "unsorted"
+    live: bool = False
+
+    def fetch(
+        self,
+        *,
+        symbol: str,
+        interval: str,
+        since: pd.Timestamp | None = None,
+        on_raw: RawSink = discard_raw,
+    ) -> pd.DataFrame:
+        on_raw(self.bars.to_csv(index=False).encode(), "csv")
+        return self.bars
+
+
+def test_non_monotonic_increment_fails_and_changes_nothing(
+    curated: tuple[Path, pd.DataFrame],
+) -> None:
+    data_dir, frame = curated
+    before = _digest(data_dir)
+    increment = frame.iloc[600:].reset_index(drop=True)
+    order = list(range(len(increment)))
+    order[20], order[21] = order[21], order[20]  # two new bars arrive swapped
+    source = _UnsortedSource(increment.iloc[order].reset_index(drop=True))
+    stages.ingest(storage=Storage(data_dir), source=source, symbol="TEST/USD", interval="1h")
+    code, out = _invoke("validate", *SYMBOL)
+    assert code == 3, out
+    assert "monotonic" in out
     assert _digest(data_dir) == before
 
 

@@ -107,7 +107,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         [
             sys.executable,
             "-m",
-            "volcast.serving.cli_serve",
+            "volcast",
+            "serve",
             "--host",
             "127.0.0.1",
             "--port",

@@ -1,4 +1,6 @@
-"""Data profile report of a dataset (SPEC 6): a ydata-profiling HTML page in the data store.
+"""Data profile report of a dataset (SPEC 6): a ydata-profiling HTML page.
+
+Builds the page only; the ``features`` stage writes it to the data store.
 
 Profiling every column of a wide dataset is slow (ydata-profiling draws two matplotlib
 histograms per numeric column, about a quarter of a second each), so the report covers:
@@ -28,7 +30,6 @@ import pandas as pd
 
 from volcast.errors import VolcastError
 from volcast.schemas import TIMESTAMP
-from volcast.storage import Storage
 
 DEFAULT_MAX_COLUMNS: Final = 20
 """Columns profiled by default: a few seconds of work on 5000 rows."""
@@ -88,28 +89,24 @@ def _report_config(*, minimal: bool) -> dict[str, Any]:
     return config
 
 
-def write_profile(
+def profile_html(
     dataset: pd.DataFrame,
     *,
-    storage: Storage,
-    relpath: str,
     title: str,
     max_rows: int,
     minimal: bool = True,
     max_columns: int = DEFAULT_MAX_COLUMNS,
 ) -> str:
-    """Profile ``dataset`` with ydata-profiling and write the HTML to ``relpath``; its path.
+    """The ydata-profiling HTML page of ``dataset``.
 
     Covers the ``max_rows`` most recent rows and at most ``max_columns`` columns (see the
-    module docstring). The write is atomic, so a reader sees the previous report or the new
-    one, never half of it. Raises :class:`~volcast.errors.VolcastError` for an empty dataset
-    or a report ydata-profiling cannot build, and :class:`~volcast.errors.StorageError` when
-    the write fails.
+    module docstring). Raises :class:`~volcast.errors.VolcastError` for an empty dataset or a
+    report ydata-profiling cannot build.
     """
     if max_rows < 1:
-        raise VolcastError(f"max_rows must be at least 1, got {max_rows}", relpath=relpath)
+        raise VolcastError(f"max_rows must be at least 1, got {max_rows}")
     if dataset.empty:
-        raise VolcastError("cannot profile an empty dataset", relpath=relpath)
+        raise VolcastError("cannot profile an empty dataset")
     os.environ["YDATA_PROFILING_NO_ANALYTICS"] = "True"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -143,5 +140,5 @@ def write_profile(
             )
             html: str = report.to_html()
     except Exception as exc:  # ydata-profiling raises assorted types on odd data
-        raise VolcastError(f"ydata-profiling failed: {exc}", relpath=relpath) from exc
-    return storage.write_bytes(relpath, html.encode("utf-8"))
+        raise VolcastError(f"ydata-profiling failed: {exc}") from exc
+    return html

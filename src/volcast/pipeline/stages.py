@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from volcast.config import Params
-from volcast.errors import DataQualityError, NotFoundError
+from volcast.errors import NotFoundError, QualityGateError
 from volcast.features import build_dataset
 from volcast.quality import clean_bars, run_checks
 from volcast.schemas import BAR_COLUMNS, TIMESTAMP, empty_bars
@@ -157,7 +157,9 @@ def validate(
 ) -> ValidateResult:
     """Gate curated + staged bars as one dataset; on success merge them into curated bars.
 
-    Raises DataQualityError naming every failed check; then only the report is written.
+    Every ratio rule of the gate must also hold for the increment alone. Raises
+    QualityGateError (a DataQualityError) naming every failed check; then only the report is
+    written: curated bars, datasets and the watermark stay byte-identical.
     """
     layout = Layout(symbol, interval)
     curated = read_curated(storage, layout)
@@ -194,17 +196,11 @@ def validate(
         live=live,
         max_staleness=max_staleness,
         now=now,
+        increment_rows=len(increment),
     )
     report_path = storage.write_json(layout.quality_report, report.model_dump(mode="json"))
     if not report.passed:
-        details = "; ".join(
-            f"{c.name}: {c.message}" for c in report.checks if c.name in report.failed
-        )
-        raise DataQualityError(
-            f"quality gate failed for {symbol} {interval}: {details}",
-            failed_checks=report.failed,
-            report_path=report_path,
-        )
+        raise QualityGateError(report, report_path=report_path)
     warnings = [f"{c.name}: {c.message}" for c in report.checks if c.name in report.warnings]
     new_hash = content_hash(clean)
     changed = new_hash != old_meta.get("content_hash")
@@ -311,17 +307,15 @@ def features(
         )
     profile_path: str | None = None
     if params.profile.enabled and (changed or not storage.exists(layout.profile_report)):
-        from volcast.features.profile import write_profile
+        from volcast.features.profile import profile_html
 
         progress("profiling the dataset")
-        title = f"volcast dataset {symbol} {interval}"
-        profile_path = write_profile(
+        html = profile_html(
             dataset,
-            storage=storage,
-            relpath=layout.profile_report,
-            title=title,
+            title=f"volcast dataset {symbol} {interval}",
             max_rows=params.profile.max_rows,
         )
+        profile_path = storage.write_bytes(layout.profile_report, html.encode("utf-8"))
     elif storage.exists(layout.profile_report):
         profile_path = storage.url(layout.profile_report)
     return FeaturesResult(

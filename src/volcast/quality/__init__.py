@@ -1,18 +1,20 @@
-"""Quality gate (SPEC 2) and bar cleaning (SPEC 3): pure checks -> report; ``gate`` raises.
+"""Quality gate (SPEC 2) and bar cleaning (SPEC 3): pure checks -> report.
 
-See :mod:`volcast.quality.checks` for the list of checks and their severities and
-:mod:`volcast.quality.cleaning` for the gap-filling and outlier policy.
+:mod:`~volcast.quality.gate` runs the checks (:mod:`~volcast.quality.schema` for columns and
+dtypes, :mod:`~volcast.quality.checks` for the values) and builds the
+:class:`~volcast.quality.report.QualityReport`; :mod:`volcast.quality.cleaning` holds the
+gap-filling and outlier policy.
 """
 
-from volcast.quality.checks import bar_schema, gate, run_checks
 from volcast.quality.cleaning import clean_bars
+from volcast.quality.gate import run_checks
 from volcast.quality.report import CheckResult, QualityReport
+from volcast.quality.schema import bar_schema
 
 __all__ = [
     "CheckResult",
     "QualityReport",
     "bar_schema",
     "clean_bars",
-    "gate",
     "run_checks",
 ]

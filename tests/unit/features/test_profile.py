@@ -1,8 +1,6 @@
-"""The ydata-profiling data profile report written through Storage."""
+"""The ydata-profiling data profile report (the HTML page; the features stage stores it)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,11 +9,10 @@ import pytest
 from volcast.errors import VolcastError
 from volcast.features.profile import (
     SYNTHETIC_LABEL,
+    profile_html,
     profile_title,
     select_columns,
-    write_profile,
 )
-from volcast.storage import Storage
 
 
 def _dataset(n: int = 300, *, lags: int = 0, extra: int = 0) -> pd.DataFrame:
@@ -35,14 +32,8 @@ def _dataset(n: int = 300, *, lags: int = 0, extra: int = 0) -> pd.DataFrame:
     return frame
 
 
-def test_report_is_html_with_title_and_columns(tmp_path: Path) -> None:
-    storage = Storage(tmp_path / "store")
-    relpath = "reports/profile/eurusd_1h.html"
-    path = write_profile(
-        _dataset(), storage=storage, relpath=relpath, title="EUR/USD 1h dataset", max_rows=200
-    )
-    assert path == storage.url(relpath)
-    html = storage.read_bytes(relpath).decode("utf-8")
+def test_report_is_html_with_title_and_columns() -> None:
+    html = profile_html(_dataset(), title="EUR/USD 1h dataset", max_rows=200)
     assert html.lstrip().lower().startswith("<!doctype html")
     assert "EUR/USD 1h dataset" in html
     for column in ("log_return", "log_rv", "target"):
@@ -51,58 +42,34 @@ def test_report_is_html_with_title_and_columns(tmp_path: Path) -> None:
     assert "Last 200 of 300 rows" in html
 
 
-def test_synthetic_dataset_is_labelled(tmp_path: Path) -> None:
-    storage = Storage(tmp_path / "store")
+def test_synthetic_dataset_is_labelled() -> None:
     dataset = _dataset(150)
     dataset.attrs["synthetic"] = True
-    write_profile(dataset, storage=storage, relpath="p.html", title="sample 1h", max_rows=1000)
-    html = storage.read_bytes("p.html").decode("utf-8")
+    html = profile_html(dataset, title="sample 1h", max_rows=1000)
     assert f"sample 1h [{SYNTHETIC_LABEL}]" in html
     assert "Last 150 of 150 rows" in html
 
 
-def test_wide_dataset_is_cut_to_max_columns(tmp_path: Path) -> None:
-    storage = Storage(tmp_path / "store")
+def test_wide_dataset_is_cut_to_max_columns() -> None:
     dataset = _dataset(120, lags=5, extra=30)
-    write_profile(
-        dataset, storage=storage, relpath="p.html", title="wide", max_rows=100, max_columns=8
-    )
-    html = storage.read_bytes("p.html").decode("utf-8")
+    html = profile_html(dataset, title="wide", max_rows=100, max_columns=8)
     assert f"8 of {dataset.shape[1]} columns" in html
     assert "log_rv_lag_1" not in html
     assert "target" in html
 
 
-def test_most_recent_rows_are_profiled(tmp_path: Path) -> None:
-    storage = Storage(tmp_path / "store")
+def test_most_recent_rows_are_profiled() -> None:
     dataset = _dataset(400).sample(frac=1.0, random_state=0)  # shuffled rows
-    write_profile(dataset, storage=storage, relpath="p.html", title="t", max_rows=100)
-    html = storage.read_bytes("p.html").decode("utf-8")
+    html = profile_html(dataset, title="t", max_rows=100)
     # 400 hourly bars from 2024-01-01 00:00: the last 100 start at bar 300, 2024-01-13 12:00.
     assert "2024-01-13 12:00:00" in html
     assert "2024-01-17 15:00:00" in html
     assert "2024-01-01 00:00:00" not in html
 
 
-def test_overwrite_replaces_the_report(tmp_path: Path) -> None:
-    storage = Storage(tmp_path / "store")
-    write_profile(_dataset(), storage=storage, relpath="p.html", title="first run", max_rows=100)
-    write_profile(_dataset(), storage=storage, relpath="p.html", title="second run", max_rows=100)
-    html = storage.read_bytes("p.html").decode("utf-8")
-    assert "second run" in html
-    assert "first run" not in html
-    assert storage.list("") == ["p.html"]
-
-
-def test_empty_dataset_is_rejected(tmp_path: Path) -> None:
+def test_empty_dataset_is_rejected() -> None:
     with pytest.raises(VolcastError, match="empty dataset"):
-        write_profile(
-            _dataset().iloc[:0],
-            storage=Storage(tmp_path / "s"),
-            relpath="p.html",
-            title="t",
-            max_rows=10,
-        )
+        profile_html(_dataset().iloc[:0], title="t", max_rows=10)
 
 
 class TestSelectColumns:

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from tests.helpers import BTC_CSV, require_file
 from volcast.config import QualityParams
-from volcast.errors import DataQualityError
-from volcast.quality import QualityReport, gate, run_checks
+from volcast.errors import DataQualityError, QualityGateError
+from volcast.quality import QualityReport, run_checks
 from volcast.schemas import BAR_COLUMNS
 
 from .factory import make_bars
@@ -32,7 +32,10 @@ def _gate(bars: pd.DataFrame, **kwargs: Any) -> tuple[pd.DataFrame, QualityRepor
         "live": False,
     }
     options.update(kwargs)
-    return gate(bars, **options)
+    clean, report = run_checks(bars, **options)
+    if not report.passed:
+        raise QualityGateError(report)
+    return clean, report
 
 
 def _set(frame: pd.DataFrame, rows: list[int], column: str, value: object) -> pd.DataFrame:
@@ -129,6 +132,28 @@ def test_null_ratio_message_names_column_and_ratio() -> None:
     assert "'close'" in result.message
     assert "2.00%" in result.message
     assert result.count == 2
+
+
+def test_null_ratio_must_hold_for_the_increment_alone() -> None:
+    # 30 empty closes in a 600-bar increment: 5% of the increment, 0.54% of all 5600 bars.
+    bars = _set(make_bars(5600), list(range(5000, 5600, 20)), "close", np.nan)
+    _, diluted = run_checks(
+        bars, symbol="X", interval="1h", source="csv", params=PARAMS, live=False
+    )
+    assert diluted.passed  # what the gate saw before: the history hides the increment
+    with pytest.raises(DataQualityError) as info:
+        _gate(bars, increment_rows=600)
+    assert info.value.failed_checks == ["null_ratio"]
+    message = info.value.report.check("null_ratio").message  # type: ignore[attr-defined]
+    assert "'close' is 5.00% null in the increment of 600 new rows (limit 1.00%)" in message
+    assert "0.54%" not in message  # the whole batch is under the limit: not named
+
+
+def test_increment_under_the_ratio_limit_passes() -> None:
+    bars = _set(make_bars(5600), [5100, 5400], "close", np.nan)  # 2 of 600: 0.33%
+    _, report = _gate(bars, increment_rows=600)
+    assert report.passed
+    assert "in the increment of 600 new rows" in report.check("null_ratio").message
 
 
 def test_nulls_under_limit_pass_and_null_timestamps_are_dropped() -> None:

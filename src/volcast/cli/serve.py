@@ -10,6 +10,9 @@ from typing import Annotated
 
 import typer
 
+from volcast.cli.app import app
+from volcast.cli.edge import command
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 """Set here, not imported from metrics: prometheus_client must not load before it is set."""
 
@@ -36,6 +39,8 @@ def prepare_multiprocess_dir(workers: int) -> str | None:
     return fresh
 
 
+@app.command()
+@command(route_logs=False)  # uvicorn's logs are the server's output: they stay on the terminal
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port", min=0, max=65535)] = 8000,
@@ -65,11 +70,3 @@ def serve(
     finally:
         if path is not None and not given:
             shutil.rmtree(path, ignore_errors=True)
-
-
-app = typer.Typer(add_completion=False)
-app.command()(serve)
-
-
-if __name__ == "__main__":
-    app()

@@ -1,0 +1,119 @@
+"""The model commands (``train``, ``backtest``, ``promote``) and ``pipeline``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from volcast.cli import logs
+from volcast.cli.app import app, run
+from volcast.cli.edge import REJECTED_EXIT_CODE, command
+from volcast.cli.options import (
+    ConfigOpt,
+    IntervalOpt,
+    Options,
+    OutputOpt,
+    PathOpt,
+    SkipOpt,
+    SourceOpt,
+    StaleOpt,
+    SymbolOpt,
+    TsColOpt,
+    TsFmtOpt,
+)
+from volcast.cli.output import console
+from volcast.config import get_settings
+from volcast.pipeline.run import (
+    PIPELINE,
+    SourceSpec,
+    backtest_order,
+    check_output,
+    export_predictions,
+)
+
+
+@app.command()
+@command()
+def train(
+    symbol: SymbolOpt = None,
+    interval: IntervalOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Backtest every candidate, fit the best, log it to MLflow and register it as @challenger."""
+    run(Options(config, symbol, interval), ("train",))
+
+
+@app.command()
+@command()
+def backtest(
+    source: SourceOpt = None,
+    path: PathOpt = None,
+    symbol: SymbolOpt = None,
+    interval: IntervalOpt = None,
+    timestamp_column: TsColOpt = None,
+    timestamp_format: TsFmtOpt = None,
+    skip_rows: SkipOpt = None,
+    max_staleness: StaleOpt = None,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Walk-forward backtest of every candidate; prints the metrics table.
+
+    With --source/--path the data is ingested, gated and featurised first.
+    """
+    spec = SourceSpec(source, path, timestamp_column, timestamp_format, skip_rows)
+    options = Options(config, symbol, interval, spec, max_staleness)
+    if output is not None:
+        check_output(output)  # before any work: a bad path fails at once
+    result = run(options, backtest_order(spec))
+    if output is not None:
+        from volcast.evaluation.backtest import BacktestResult
+
+        bt = result.results["backtest"]
+        assert isinstance(bt, BacktestResult)
+        rows = export_predictions(bt, output)
+        console.print(f"  predictions: {output.resolve()} ({rows} rows)")
+
+
+@app.command()
+@command()
+def promote(
+    symbol: SymbolOpt = None,
+    interval: IntervalOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Promote @challenger to @champion if it beats the champion on the same recent window.
+
+    Exits 9 when the challenger is rejected (the champion stays; the reason is recorded).
+    """
+    if run(Options(config, symbol, interval), ("promote",)).rejected:
+        raise typer.Exit(code=REJECTED_EXIT_CODE)
+
+
+@app.command()
+@command()
+def pipeline(
+    source: SourceOpt = None,
+    path: PathOpt = None,
+    symbol: SymbolOpt = None,
+    interval: IntervalOpt = None,
+    timestamp_column: TsColOpt = None,
+    timestamp_format: TsFmtOpt = None,
+    skip_rows: SkipOpt = None,
+    max_staleness: StaleOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run every stage in order: ingest -> validate -> features -> train -> promote.
+
+    Runs on the embedded synthetic sample by default. A rejected challenger is a normal
+    outcome here (the champion stays), reported but not an error.
+    """
+    spec = SourceSpec(source, path, timestamp_column, timestamp_format, skip_rows)
+    result = run(Options(config, symbol, interval, spec, max_staleness), PIPELINE)
+    times = ", ".join(f"{stage} {sec:.1f} s" for stage, sec in result.seconds.items())
+    console.print(f"stage times: {times}")
+    data_dir = get_settings().data_dir
+    console.print(f"outputs under {data_dir if '://' in data_dir else Path(data_dir).resolve()}")
+    if logs.current is not None:
+        console.print(f"library logs: {logs.current}")

@@ -1,0 +1,80 @@
+"""The one option set every command draws from: ``Annotated`` aliases and their values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from volcast.config import load_params
+from volcast.pipeline.run import RunContext, SourceSpec, parse_staleness
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Parameter file (default: ./params.yaml).")
+]
+SymbolOpt = Annotated[
+    str | None, typer.Option("--symbol", help="Instrument, e.g. EUR/USD (default: params.yaml).")
+]
+IntervalOpt = Annotated[
+    str | None, typer.Option("--interval", help="Bar interval, e.g. 1h (default: params.yaml).")
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="sample | csv | parquet | twelvedata | alphavantage | oanda | cryptocompare | binance",
+    ),
+]
+PathOpt = Annotated[Path | None, typer.Option("--path", help="File for the csv/parquet source.")]
+TsColOpt = Annotated[
+    str | None, typer.Option("--timestamp-column", help="Timestamp column of a CSV file.")
+]
+TsFmtOpt = Annotated[
+    str | None,
+    typer.Option("--timestamp-format", help="strftime format of the CSV timestamps."),
+]
+SkipOpt = Annotated[
+    int | None, typer.Option("--skip-rows", help="Leading lines to skip before the CSV header.")
+]
+StaleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-staleness",
+        help="Fail when the last bar is older than this (e.g. 2h); live sources always check.",
+    ),
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", help="CSV of every out-of-sample forecast (SPEC contract)."),
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Show library logs (MLflow, alembic, warnings) on the terminal too.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Options:
+    """The options a command was given; unset ones fall back to ``params.yaml``."""
+
+    config: Path | None = None
+    symbol: str | None = None
+    interval: str | None = None
+    source: SourceSpec = field(default_factory=SourceSpec)
+    max_staleness: str | None = None
+
+    def context(self) -> RunContext:
+        """The run context: parameters loaded, series and staleness validated."""
+        return RunContext.from_settings(
+            params=load_params(self.config),
+            symbol=self.symbol,
+            interval=self.interval,
+            source=self.source,
+            max_staleness=parse_staleness(self.max_staleness),
+        )
