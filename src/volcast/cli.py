@@ -371,6 +371,9 @@ def _train(params: Params, *, symbol: str, interval: str) -> None:
             tracking_uri=get_settings().tracking_uri(),
         )
     bt = result.backtest
+    if bt is None:
+        console.print(f"train {symbol} {interval}: skipped: {result.skip_reason}")
+        return
     n = bt.predictions["timestamp"].nunique()
     _print_table(
         _metrics_table(

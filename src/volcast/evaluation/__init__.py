@@ -13,11 +13,11 @@ from volcast.evaluation.metrics import (
     rmse_vol,
     skill,
 )
-from volcast.evaluation.selection import best_of, select_model
+from volcast.evaluation.selection import choose_challenger, select_model, window_metrics
 
 __all__ = [
     "BacktestResult",
-    "best_of",
+    "choose_challenger",
     "compute_metrics",
     "diebold_mariano",
     "directional_accuracy",
@@ -30,6 +30,7 @@ __all__ = [
     "r2_logvar",
     "rmse_vol",
     "select_model",
+    "window_metrics",
     "skill",
     "walk_forward",
 ]
