@@ -30,7 +30,7 @@ __all__ = [
     "r2_logvar",
     "rmse_vol",
     "select_model",
-    "window_metrics",
     "skill",
     "walk_forward",
+    "window_metrics",
 ]

@@ -90,7 +90,7 @@ def test_bad_configuration_and_rows(reference: ReferenceStats) -> None:
 
 
 def test_the_logged_json_document_gives_the_same_detector(reference: ReferenceStats) -> None:
-    rows = np.random.default_rng(4).normal(size=(80, 2)) + [0.5, 0.0]
+    rows = np.random.default_rng(4).normal(size=(80, 2)) + np.array([0.5, 0.0])
     typed = feed(DriftDetector(reference, window=50, min_samples=10), rows)
     logged = feed(DriftDetector(reference.to_dict(), window=50, min_samples=10), rows)
     assert logged.feature_names == typed.feature_names
