@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
 from volcast.config import Params
-from volcast.features import build_dataset
+from volcast.features import FeatureBuilder, build_dataset
 from volcast.models import HarModel, LightGbmModel
-from volcast.registry import CHAMPION, log_training_run, reference_statistics
+from volcast.monitoring.reference import reference_statistics
+from volcast.registry import CHAMPION, log_training_run
 from volcast.schemas import TIMESTAMP
 from volcast.serving.app import create_app, default_service
 from volcast.serving.service import ForecastService
@@ -95,9 +96,10 @@ def train_and_register(
     """Fit a real model on the bars, log it to the registry; optionally make it champion."""
     params = Params()
     data = build_dataset(bars, features=params.features, target=params.target, interval=interval)
-    names = list(data.attrs["feature_names"])
+    names = FeatureBuilder(
+        features=params.features, target=params.target, interval=interval
+    ).feature_names
     train = data.dropna(subset=[*names, "target"]).reset_index(drop=True)
-    train.attrs["feature_names"] = names
     X = train.drop(columns=["target"])
     if kind == "har":
         # seasonal=False: the registry cannot log a timestamp input yet (MLflow schema inference

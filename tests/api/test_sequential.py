@@ -23,11 +23,12 @@ from mlflow import MlflowClient
 
 from tests.api.conftest import store_bars, synthetic_bars
 from volcast.config import Params, TargetParams
-from volcast.features import build_dataset
+from volcast.features import FeatureBuilder, build_dataset
 from volcast.models import EwmaModel, GarchModel, HarModel
-from volcast.models.base import VolatilityModel
+from volcast.models.base import VolatilityModel, feature_columns
+from volcast.monitoring.reference import reference_statistics
 from volcast.quality import clean_bars
-from volcast.registry import CHAMPION, log_training_run, reference_statistics
+from volcast.registry import CHAMPION, log_training_run
 from volcast.schemas import TIMESTAMP, bars_per_year
 from volcast.serving.app import create_app, default_service
 from volcast.serving.settings import ServingSettings
@@ -67,10 +68,10 @@ def _register(
         target=target,
         interval=INTERVAL,
     )
-    names = list(dataset.attrs["feature_names"])
+    builder = FeatureBuilder(features=params.features, target=target, interval=INTERVAL)
+    names = builder.feature_names
     inputs = [TIMESTAMP, *names, "rv"]
     train = dataset.dropna(subset=[*names, "rv", "target"]).reset_index(drop=True)
-    train.attrs["feature_names"] = names
     model.fit(train.drop(columns=["target"]), train["target"])
     info = log_training_run(
         symbol=symbol,
@@ -85,7 +86,7 @@ def _register(
             "features": params.features.model_dump(mode="json"),
             "target": target.model_dump(mode="json"),
             "model": model.name,
-            "warmup_bars": int(dataset.attrs["warmup_bars"]),
+            "warmup_bars": builder.warmup_bars,
         },
         reference_stats=reference_statistics(train[names]),
         input_example=train[inputs].tail(5),
@@ -166,9 +167,8 @@ def seq_client(seq_world: SeqWorld) -> Iterator[TestClient]:
 
 def _training_forecast(case: Case) -> tuple[pd.Timestamp, float]:
     """The model's forecast at the last bar over the full training-side dataset."""
-    names = list(case.dataset.attrs["feature_names"])
+    names = feature_columns(case.dataset)
     rows = case.dataset.dropna(subset=[*names, "rv"]).reset_index(drop=True)
-    rows.attrs["feature_names"] = names
     forecast = case.model.predict(rows.drop(columns=["target"]))
     return pd.Timestamp(rows[TIMESTAMP].iloc[-1]), float(forecast[-1])
 
@@ -233,7 +233,7 @@ def test_explicit_features_of_a_sequential_model_are_refused_with_the_reason(
 
 
 def _latest_inputs(case: Case) -> tuple[pd.Timestamp, dict[str, float]]:
-    names = [*case.dataset.attrs["feature_names"], "rv"]
+    names = [*feature_columns(case.dataset), "rv"]
     last = case.dataset.iloc[-1]
     return pd.Timestamp(last[TIMESTAMP]), {name: float(last[name]) for name in names}
 

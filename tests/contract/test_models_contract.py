@@ -20,7 +20,6 @@ PARAMS = TrainParams(lightgbm={**TrainParams().lightgbm, "n_estimators": 40, "n_
 def split() -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     frame = labelled_rows(make_dataset(1500, seed=11))
     X = frame.drop(columns=["target"])
-    X.attrs = dict(frame.attrs)
     return X.iloc[:1000], frame["target"].iloc[:1000], X
 
 

@@ -20,20 +20,20 @@ from sklearn.linear_model import LinearRegression
 
 from tests.helpers import REPO_ROOT
 from tests.unit.registry.toy import ScaledSquareModel, qlike, toy_dataset
-from volcast.errors import NotFoundError
+from volcast.errors import NotFoundError, RegistryError
+from volcast.evaluation.plots import forecast_plot, importance_plot
+from volcast.monitoring.reference import reference_statistics
+from volcast.pipeline.promotion import compare_and_promote
 from volcast.registry import (
     CHALLENGER,
     CHAMPION,
     LoadedModel,
     RunInfo,
-    forecast_plot,
-    importance_plot,
+    alias_tags,
     load_model,
     log_training_run,
     model_artifacts_dir,
     model_name,
-    promote,
-    reference_statistics,
     resolve_alias,
 )
 
@@ -91,6 +91,8 @@ def log_run(tmp_path: Path) -> Callable[..., Logged]:
         predictions.to_csv(out / "oos_predictions.csv", index=False)
         (out / "quality.json").write_text(json.dumps({"passed": True}))
         importance = pd.Series({"vol_proxy_1": 0.6, "vol_proxy_2": 0.4})
+        (out / "forecast_vs_realized.png").write_bytes(forecast_plot(predictions))
+        (out / "feature_importance.png").write_bytes(importance_plot(importance))
         info = log_training_run(
             symbol=symbol,
             interval=INTERVAL,
@@ -102,12 +104,12 @@ def log_run(tmp_path: Path) -> Callable[..., Logged]:
             reference_stats=reference_statistics(X_TRAIN),
             input_example=X_TRAIN,
             artifacts={
-                "plots": forecast_plot(predictions, out / "forecast_vs_realized.png"),
-                "importance": importance_plot(importance, out / "feature_importance.png"),
+                "plots": out / "forecast_vs_realized.png",
+                "importance": out / "feature_importance.png",
                 "data": out / "oos_predictions.csv",
                 "reports": out / "quality.json",
             },
-            tags={"candidate": "toy"},
+            tags={"candidate": "toy", "train_fingerprint": f"fp-{scale}"},
             dataset_hash="sha256:abc123",
         )
         return Logged(info=info, model=model, symbol=symbol)
@@ -116,7 +118,7 @@ def log_run(tmp_path: Path) -> Callable[..., Logged]:
 
 
 def _promote(symbol: str, tmp_path: Path, *, margin: float = 0.0, baselines=WEAK_BASELINES):
-    return promote(
+    return compare_and_promote(
         symbol=symbol,
         interval=INTERVAL,
         evaluate=evaluate,
@@ -171,6 +173,30 @@ def test_model_is_registered_with_the_challenger_alias(log_run: Callable[..., Lo
     assert version.run_id == second.info.run_id
     assert version.tags["dataset_hash"] == "sha256:abc123"
     assert resolve_alias(symbol, INTERVAL, CHAMPION) is None
+    found = alias_tags(symbol, INTERVAL, CHALLENGER)
+    assert found is not None
+    assert found[0] == second.info.version
+    assert found[1]["train_fingerprint"] == "fp-2.0"
+    assert alias_tags(symbol, INTERVAL, CHAMPION) is None
+
+
+@pytest.mark.usefixtures("tracking_server")
+def test_feature_config_without_feature_names_is_refused() -> None:
+    with pytest.raises(RegistryError, match="feature_names"):
+        log_training_run(
+            symbol=unique_symbol(),
+            interval=INTERVAL,
+            source="sample",
+            params={},
+            metrics={},
+            model=ScaledSquareModel().fit(X_TRAIN, Y_TRAIN),
+            feature_config={"target": {"horizon": 1}},
+            reference_stats={},
+            input_example=X_TRAIN,
+            artifacts={},
+            tags={},
+            dataset_hash="sha256:0",
+        )
 
 
 @pytest.mark.usefixtures("tracking_server")
@@ -208,7 +234,7 @@ def test_champion_loads_back_and_predicts_the_same(
     np.testing.assert_allclose(direct.predict(X_WINDOW)["variance"], expected)
     assert loaded.feature_config["feature_names"] == list(X_TRAIN.columns)
     assert loaded.feature_config["symbol"] == symbol
-    assert loaded.reference_stats == reference_statistics(X_TRAIN)
+    assert loaded.reference_stats == reference_statistics(X_TRAIN).to_dict()
 
 
 @pytest.mark.usefixtures("tracking_server")

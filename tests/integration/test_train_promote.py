@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 
 from tests.helpers import REPO_ROOT
 from volcast.cli import REJECTED_EXIT_CODE, app
-from volcast.config import get_settings
+from volcast.config import get_settings, load_params
+from volcast.pipeline import training
+from volcast.storage import storage_from_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 runner = CliRunner()
@@ -85,7 +87,7 @@ def test_pipeline_on_local_store_registers_and_crowns_the_first_model(
     for stage in ("ingest", "validate", "features"):
         assert _invoke(stage, "--config", str(grown))[0] == 0
     code, out = _invoke("promote", "--config", str(grown))
-    assert code == 6
+    assert code == 10  # ConflictError: the dataset changed under the challenger
     assert "train again" in out
     assert _alias("champion") == 1
 
@@ -139,3 +141,71 @@ def test_backtest_output_follows_the_csv_contract(tmp_path: Path) -> None:
     again = tmp_path / "again.csv"
     assert _invoke("backtest", "--config", str(config), "--output", str(again))[0] == 0
     pd.testing.assert_frame_equal(frame, pd.read_csv(again))
+
+
+def _versions() -> list[int]:
+    return sorted(int(v.version) for v in _client().search_model_versions(f"name='{MODEL}'"))
+
+
+def test_train_is_skipped_when_data_params_and_code_are_unchanged(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    config = _config(tmp_path, candidates=["persistence", "ewma", "har"])
+    code, out = _invoke("pipeline", "--config", str(config))
+    assert code == 0, out
+    assert _versions() == [1]
+    run = _client().get_run(_client().get_model_version(MODEL, "1").run_id)
+    fingerprint = run.data.tags["train_fingerprint"]
+    assert _client().get_model_version(MODEL, "1").tags["train_fingerprint"] == fingerprint
+
+    # the same data, parameters and code: nothing is trained or registered
+    code, out = _invoke("train", "--config", str(config))
+    assert code == 0, out
+    assert "skipped" in out
+    assert _versions() == [1]
+    params = load_params(config)
+    uri = get_settings().tracking_uri()
+    again = training.train(
+        storage=storage_from_settings(),
+        symbol="EUR/USD",
+        interval="1h",
+        params=params,
+        tracking_uri=uri,
+    )
+    assert again.skipped
+    assert again.backtest is None
+    assert (again.version, again.fingerprint) == (1, fingerprint)
+    assert again.skip_reason is not None
+    assert "unchanged since v1" in again.skip_reason
+    # promote still works on the kept backtest: v1 already is the champion
+    code, out = _invoke("promote", "--config", str(config))
+    assert code == REJECTED_EXIT_CODE, out
+    assert "already the champion" in out
+
+    # a training parameter changed: train runs and registers v2
+    changed = _config(tmp_path, candidates=["persistence", "ewma", "har"], refit_every=300)
+    retrained = training.train(
+        storage=storage_from_settings(),
+        symbol="EUR/USD",
+        interval="1h",
+        params=load_params(changed),
+        tracking_uri=uri,
+    )
+    assert not retrained.skipped
+    assert retrained.backtest is not None
+    assert retrained.fingerprint != fingerprint
+    assert _versions() == [1, 2]
+
+    # unchanged again, but forced: v3
+    forced = training.train(
+        storage=storage_from_settings(),
+        symbol="EUR/USD",
+        interval="1h",
+        params=load_params(changed),
+        tracking_uri=uri,
+        force=True,
+    )
+    assert not forced.skipped
+    assert forced.fingerprint == retrained.fingerprint
+    assert _versions() == [1, 2, 3]
+    assert _alias("challenger") == 3

@@ -11,6 +11,7 @@ from volcast.cli.app import app, run
 from volcast.cli.edge import REJECTED_EXIT_CODE, command
 from volcast.cli.options import (
     ConfigOpt,
+    ForceOpt,
     IntervalOpt,
     Options,
     OutputOpt,
@@ -39,9 +40,14 @@ def train(
     symbol: SymbolOpt = None,
     interval: IntervalOpt = None,
     config: ConfigOpt = None,
+    force: ForceOpt = False,
 ) -> None:
-    """Backtest every candidate, fit the best, log it to MLflow and register it as @challenger."""
-    run(Options(config, symbol, interval), ("train",))
+    """Backtest every candidate, fit the best, log it to MLflow and register it as @challenger.
+
+    Skipped when the dataset, the training parameters and the code are unchanged since the
+    last registered challenger (--force retrains anyway).
+    """
+    run(Options(config, symbol, interval, force=force), ("train",))
 
 
 @app.command()
@@ -103,6 +109,7 @@ def pipeline(
     skip_rows: SkipOpt = None,
     max_staleness: StaleOpt = None,
     config: ConfigOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Run every stage in order: ingest -> validate -> features -> train -> promote.
 
@@ -110,7 +117,7 @@ def pipeline(
     outcome here (the champion stays), reported but not an error.
     """
     spec = SourceSpec(source, path, timestamp_column, timestamp_format, skip_rows)
-    result = run(Options(config, symbol, interval, spec, max_staleness), PIPELINE)
+    result = run(Options(config, symbol, interval, spec, max_staleness, force), PIPELINE)
     times = ", ".join(f"{stage} {sec:.1f} s" for stage, sec in result.seconds.items())
     console.print(f"stage times: {times}")
     data_dir = get_settings().data_dir

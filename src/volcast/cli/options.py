@@ -49,6 +49,14 @@ OutputOpt = Annotated[
     Path | None,
     typer.Option("--output", help="CSV of every out-of-sample forecast (SPEC contract)."),
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Retrain even when the dataset, parameters and code are unchanged since the "
+        "last registered challenger.",
+    ),
+]
 VerboseOpt = Annotated[
     bool,
     typer.Option(
@@ -68,6 +76,7 @@ class Options:
     interval: str | None = None
     source: SourceSpec = field(default_factory=SourceSpec)
     max_staleness: str | None = None
+    force: bool = False
 
     def context(self) -> RunContext:
         """The run context: parameters loaded, series and staleness validated."""
@@ -77,4 +86,5 @@ class Options:
             interval=self.interval,
             source=self.source,
             max_staleness=parse_staleness(self.max_staleness),
+            force=self.force,
         )

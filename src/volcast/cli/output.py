@@ -24,9 +24,9 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from volcast.evaluation.backtest import BacktestResult
+    from volcast.evaluation.promotion import PromotionDecision
     from volcast.pipeline import stages
     from volcast.pipeline.run import RunContext, Stage, StageResult
-    from volcast.registry import PromotionDecision
 
 # Outside a terminal (CI logs, pipes) Rich would wrap at 80 columns: tables need more.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -156,6 +156,11 @@ class ConsoleObserver:
             from volcast.pipeline.training import TrainResult
 
             assert isinstance(result, TrainResult)
+            if result.skipped or result.backtest is None:
+                console.print(
+                    f"train {series}: skipped, {result.skip_reason} (--force retrains anyway)"
+                )
+                return
             _print_backtest(
                 result.backtest,
                 f"walk-forward backtest {series}: {{n}} out-of-sample bars",

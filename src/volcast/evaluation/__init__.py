@@ -13,11 +13,11 @@ from volcast.evaluation.metrics import (
     rmse_vol,
     skill,
 )
-from volcast.evaluation.selection import best_of, select_model
+from volcast.evaluation.selection import choose_challenger, select_model, window_metrics
 
 __all__ = [
     "BacktestResult",
-    "best_of",
+    "choose_challenger",
     "compute_metrics",
     "diebold_mariano",
     "directional_accuracy",
@@ -32,4 +32,5 @@ __all__ = [
     "select_model",
     "skill",
     "walk_forward",
+    "window_metrics",
 ]

@@ -65,32 +65,32 @@ class BacktestResult:
     horizon: int
 
 
-def labelled_rows(dataset: pd.DataFrame) -> pd.DataFrame:
+def labelled_rows(
+    dataset: pd.DataFrame, feature_names: Sequence[str] | None = None
+) -> pd.DataFrame:
     """The rows a model can learn from: every feature, ``rv`` and ``target`` present.
 
-    Drops the warm-up rows (NaN features) and the last ``horizon`` rows (NaN target), resets
-    the index and keeps ``attrs`` (the feature names).
+    Drops the warm-up rows (NaN features) and the last ``horizon`` rows (NaN target) and
+    resets the index. ``feature_names`` are the dataset's features (its
+    :class:`~volcast.features.DatasetSpec`); None takes every numeric column but
+    ``timestamp``, ``rv`` and ``target``.
     """
     missing = [c for c in (TIMESTAMP, RV_COLUMN, TARGET_COLUMN) if c not in dataset.columns]
     if missing:
         raise ModelError(f"the dataset lacks the column(s) {missing}; build it with build_dataset")
-    names = feature_columns(dataset)
+    names = list(feature_names) if feature_names is not None else feature_columns(dataset)
     absent = [c for c in names if c not in dataset.columns]
     if absent:
-        raise ModelError(f"the dataset lacks feature column(s) {absent} named in its attrs")
+        raise ModelError(f"the dataset lacks the feature column(s) {absent}")
     if not dataset[TIMESTAMP].is_monotonic_increasing:
         raise ModelError("dataset timestamps are not in ascending order")
     needed = [*names, RV_COLUMN, TARGET_COLUMN]
     keep = dataset[needed].notna().all(axis=1).to_numpy()
-    frame = dataset.loc[keep].reset_index(drop=True)
-    frame.attrs = {**dataset.attrs, "feature_names": names}
-    return frame
+    return dataset.loc[keep].reset_index(drop=True)
 
 
 def _split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    X = frame.drop(columns=[TARGET_COLUMN])
-    X.attrs = dict(frame.attrs)
-    return X, frame[TARGET_COLUMN]
+    return frame.drop(columns=[TARGET_COLUMN]), frame[TARGET_COLUMN]
 
 
 def shared_members(models: dict[str, VolatilityModel]) -> dict[str, list[str]]:
@@ -142,6 +142,7 @@ def walk_forward(
     train: TrainParams,
     horizon: int,
     interval: str,
+    feature_names: Sequence[str] | None = None,
     progress: Progress | None = None,
     n_jobs: int | None = None,
 ) -> BacktestResult:
@@ -157,12 +158,13 @@ def walk_forward(
     only. Models whose fits are fold-independent (``concurrent_refits``: LightGBM) are
     fitted ahead in ``n_jobs`` threads (default: the CPUs this process may use; 1 turns it
     off), with identical results. ``progress`` is called per model and fold, the models of
-    a fold in turn.
+    a fold in turn. ``feature_names`` are the dataset's features (see :func:`labelled_rows`).
     """
     if not candidates:
         raise ModelError("no candidate models to backtest")
     started = time.perf_counter()
-    frame = labelled_rows(dataset)
+    features = list(feature_names) if feature_names is not None else feature_columns(dataset)
+    frame = labelled_rows(dataset, features)
     X, y = _split(frame)
     n = len(frame)
     starts = fold_starts(n, train=train, horizon=horizon)
@@ -180,7 +182,8 @@ def walk_forward(
     )
     names = list(dict.fromkeys(candidates))
     models = {
-        name: make_model(name, params=train, interval=interval, horizon=horizon) for name in names
+        name: make_model(name, params=train, interval=interval, horizon=horizon, features=features)
+        for name in names
     }
     shared = shared_members(models)
     # members before the combinations that reuse their fits, in each fold
@@ -300,10 +303,17 @@ def _metrics_table(
 
 
 def fit_final(
-    dataset: pd.DataFrame, name: str, *, train: TrainParams, horizon: int, interval: str
+    dataset: pd.DataFrame,
+    name: str,
+    *,
+    train: TrainParams,
+    horizon: int,
+    interval: str,
+    feature_names: Sequence[str] | None = None,
 ) -> VolatilityModel:
     """Fit model ``name`` on every labelled row of ``dataset`` (the model to register)."""
-    frame = labelled_rows(dataset)
+    features = list(feature_names) if feature_names is not None else feature_columns(dataset)
+    frame = labelled_rows(dataset, features)
     if len(frame) < train.min_train_bars:
         raise ModelError(
             f"only {len(frame)} labelled rows; the model needs min_train_bars="
@@ -311,5 +321,5 @@ def fit_final(
             model=name,
         )
     X, y = _split(frame)
-    model = make_model(name, params=train, interval=interval, horizon=horizon)
+    model = make_model(name, params=train, interval=interval, horizon=horizon, features=features)
     return model.fit(X, y)

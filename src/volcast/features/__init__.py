@@ -7,11 +7,14 @@ from volcast.features.estimators import (
     realized_variance,
     variance_estimators,
 )
+from volcast.features.spec import Dataset, DatasetSpec
 from volcast.features.target import build_target
 
 __all__ = [
     "ESTIMATOR_COLUMNS",
     "SEASONAL_OBSERVATIONS",
+    "Dataset",
+    "DatasetSpec",
     "FeatureBuilder",
     "build_dataset",
     "build_target",

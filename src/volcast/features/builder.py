@@ -319,14 +319,13 @@ def build_dataset(
 
     ``rv`` is the floored variance of bar ``t`` under the target's estimator (what the target
     sums over the following bars). Warm-up rows keep NaN features and the last ``horizon``
-    rows a NaN target; callers drop them. ``attrs`` carries ``feature_names`` and
-    ``warmup_bars``. The index is a fresh RangeIndex.
+    rows a NaN target; callers drop them. The feature names and warm-up are the builder's
+    (:attr:`FeatureBuilder.feature_names`, :attr:`FeatureBuilder.warmup_bars`). The index is
+    a fresh RangeIndex.
     """
     builder = FeatureBuilder(features=features, target=target, interval=interval)
     frame = builder.transform(bars)
     frame["rv"] = realized_variance(bars, estimator=target.estimator, floor=target.floor).to_numpy()
     frame["target"] = build_target(bars, params=target).to_numpy()
     frame.index = pd.RangeIndex(len(frame))
-    frame.attrs["feature_names"] = builder.feature_names
-    frame.attrs["warmup_bars"] = builder.warmup_bars
     return frame

@@ -12,7 +12,7 @@ histograms per numeric column, about a quarter of a second each), so the report 
   feature family keeps a representative.
 
 The page states which rows and columns it covers, and its title says so when the dataset is
-synthetic (``dataset.attrs["synthetic"]``). Telemetry of ydata-profiling is switched off
+synthetic (the ``synthetic`` argument). Telemetry of ydata-profiling is switched off
 (``YDATA_PROFILING_NO_ANALYTICS``): it would try to call home on every report.
 """
 
@@ -96,6 +96,7 @@ def profile_html(
     max_rows: int,
     minimal: bool = True,
     max_columns: int = DEFAULT_MAX_COLUMNS,
+    synthetic: bool = False,
 ) -> str:
     """The ydata-profiling HTML page of ``dataset``.
 
@@ -119,7 +120,6 @@ def profile_html(
     frame = frame.tail(max_rows)
     columns = select_columns(list(frame.columns), max_columns=max_columns)
     frame = frame.loc[:, columns].reset_index(drop=True)
-    synthetic = bool(dataset.attrs.get("synthetic", False))
     full_title = profile_title(title, synthetic=synthetic)
     description = (
         f"Last {len(frame)} of {len(dataset)} rows; {len(columns)} of "

@@ -6,7 +6,10 @@ the names it knows and ``BASELINES`` those that are classical baselines.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
+
+from sklearn.base import clone
 
 from volcast.config import TrainParams
 from volcast.errors import ConfigError
@@ -35,9 +38,20 @@ COMBINATION_MEMBERS: Final[tuple[str, ...]] = ("ewma", "garch", "har", "lightgbm
 
 
 def make_model(
-    name: str, *, params: TrainParams, interval: str, horizon: int = 1
+    name: str,
+    *,
+    params: TrainParams,
+    interval: str,
+    horizon: int = 1,
+    features: Sequence[str] | None = None,
 ) -> VolatilityModel:
-    """A fresh, unfitted model ``name`` configured from ``params`` for bars of ``interval``."""
+    """A fresh, unfitted model ``name`` configured from ``params`` for bars of ``interval``.
+
+    ``features`` are the dataset's feature columns, given to the models that read the whole
+    feature set (LightGBM, also inside a combination); None lets them take every numeric
+    column but ``timestamp``, ``rv`` and ``target``.
+    """
+    names = tuple(features) if features is not None else None
     if name == "persistence":
         return PersistenceModel(horizon=horizon)
     if name == "ewma":
@@ -47,16 +61,32 @@ def make_model(
     if name == "har":
         return HarModel(interval=interval, horizon=horizon)
     if name == "lightgbm":
-        return LightGbmModel(params=dict(params.lightgbm), seed=params.seed)
+        return LightGbmModel(params=dict(params.lightgbm), features=names, seed=params.seed)
     if name == "combination":
         members = tuple(
-            make_model(m, params=params, interval=interval, horizon=horizon)
+            make_model(m, params=params, interval=interval, horizon=horizon, features=names)
             for m in COMBINATION_MEMBERS
         )
         return CombinationModel(members=members, horizon=horizon)
     raise ConfigError(
         f"unknown model candidate {name!r}; choose from {sorted(CANDIDATES)}", model=name
     )
+
+
+def with_features(model: VolatilityModel, features: Sequence[str]) -> VolatilityModel:
+    """An unfitted clone of ``model`` that reads the feature columns ``features``.
+
+    For a registered model refitted on a newer dataset: the models that take the whole
+    feature set (LightGBM, also as a combination member) are bound to ``features``; the
+    others keep their parameters.
+    """
+    params = model.get_params(deep=False)
+    fresh: VolatilityModel = clone(model)
+    if "features" in params:
+        fresh.set_params(features=tuple(features))
+    if "members" in params:
+        fresh.set_params(members=tuple(with_features(m, features) for m in params["members"]))
+    return fresh
 
 
 __all__ = [
@@ -71,4 +101,5 @@ __all__ = [
     "PersistenceModel",
     "VolatilityModel",
     "make_model",
+    "with_features",
 ]

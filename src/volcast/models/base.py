@@ -25,7 +25,9 @@ RV_COLUMN: Final = "rv"
 """Floored per-bar variance of bar ``t`` (the quantity every forecast is in units of)."""
 TARGET_COLUMN: Final = "target"
 LOG_RETURN_COLUMN: Final = "log_return"
-NON_FEATURE_COLUMNS: Final = frozenset({TIMESTAMP, TARGET_COLUMN})
+NON_FEATURE_COLUMNS: Final = frozenset({TIMESTAMP, TARGET_COLUMN, RV_COLUMN})
+"""Columns of a dataset that are not features: ``rv`` is the bar's variance, which the
+features already hold as ``log_rv`` (models that read ``rv`` ask for it by name)."""
 
 
 class VolatilityModel(BaseEstimator, ABC):  # type: ignore[misc]
@@ -54,13 +56,11 @@ class VolatilityModel(BaseEstimator, ABC):  # type: ignore[misc]
 
 
 def feature_columns(X: pd.DataFrame) -> list[str]:
-    """The model inputs of a dataset slice: ``attrs['feature_names']`` if set.
+    """The feature columns of a dataset slice when none are named explicitly.
 
-    Otherwise every numeric column except ``timestamp`` and ``target``.
+    Every numeric column except ``timestamp``, ``rv`` and ``target``: for a frame from
+    :func:`volcast.features.build_dataset` exactly the builder's ``feature_names``, in order.
     """
-    names = X.attrs.get("feature_names")
-    if names:
-        return [str(c) for c in names]
     return [
         str(c)
         for c in X.columns

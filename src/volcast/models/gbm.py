@@ -24,14 +24,15 @@ class LightGbmModel(VolatilityModel):
     ``exp`` of a log-scale prediction estimates the conditional median, not the mean; the
     forecast is multiplied by Duan's smearing factor ``mean(y / exp(fitted))`` over the
     training rows, which is also the scale factor that minimises in-sample QLIKE.
-    ``features=None`` takes ``X.attrs['feature_names']`` (set by the dataset builder) or
-    else every numeric column but ``timestamp`` and ``target``. ``params`` are LightGBM
-    parameters (``TrainParams.lightgbm``), which override the defaults ``n_jobs``,
-    ``max_bin=63`` (1.5x faster than 255 with no measurable loss on variance targets) and
-    ``force_col_wise``; the seed and ``deterministic=True`` are always set so that a fit is
-    reproducible. ``n_jobs`` defaults to 1: LightGBM's OpenMP threads spin while they wait,
-    and on a 2-core machine with anything else running (pytest-xdist workers, the API) two
-    threads measured 5-70x slower than one.
+    ``features`` names the input columns (the dataset's feature names, which
+    :func:`~volcast.models.make_model` passes); ``None`` takes every numeric column but
+    ``timestamp``, ``rv`` and ``target`` (:func:`~volcast.models.base.feature_columns`).
+    ``params`` are LightGBM parameters (``TrainParams.lightgbm``), which override the
+    defaults ``n_jobs``, ``max_bin=63`` (1.5x faster than 255 with no measurable loss on
+    variance targets) and ``force_col_wise``; the seed and ``deterministic=True`` are always
+    set so that a fit is reproducible. ``n_jobs`` defaults to 1: LightGBM's OpenMP threads
+    spin while they wait, and on a 2-core machine with anything else running (pytest-xdist
+    workers, the API) two threads measured 5-70x slower than one.
     """
 
     name: ClassVar[str] = "lightgbm"

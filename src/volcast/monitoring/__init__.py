@@ -1,5 +1,18 @@
-"""Monitoring: input-drift detectors fed by the API and the stream worker."""
+"""Monitoring: reference statistics of the training features and input-drift detectors."""
 
 from volcast.monitoring.drift import PSI_EPSILON, DriftDetector
+from volcast.monitoring.reference import (
+    FeatureStats,
+    ReferenceStats,
+    bin_proportions,
+    reference_statistics,
+)
 
-__all__ = ["PSI_EPSILON", "DriftDetector"]
+__all__ = [
+    "PSI_EPSILON",
+    "DriftDetector",
+    "FeatureStats",
+    "ReferenceStats",
+    "bin_proportions",
+    "reference_statistics",
+]

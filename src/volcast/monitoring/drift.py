@@ -3,7 +3,7 @@
 :class:`DriftDetector` is a small stateful object in the style of river's detectors:
 ``update(x)`` feeds one feature row and returns the detector, read-only properties report
 the state. It keeps a sliding window of the last ``window`` rows as bin indices (the bins are
-the reference quantile bins of :func:`volcast.registry.reference_statistics`), so every
+the reference quantile bins of :func:`volcast.monitoring.reference.reference_statistics`), so every
 update is O(features) and reading PSI is O(features x bins). It holds no locks, no clocks
 and no randomness: the same rows give the same state, and it pickles.
 
@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from volcast.errors import ConfigError
+from volcast.monitoring.reference import ReferenceStats
 
 PSI_EPSILON: Final = 1e-4
 """Floor of a bin share in PSI, so an empty bin does not make the index infinite."""
@@ -31,16 +32,15 @@ PSI_EPSILON: Final = 1e-4
 class DriftDetector:
     """Sliding-window PSI, mean shift and out-of-distribution ratio of live feature rows.
 
-    ``reference`` is the ``reference_stats`` document logged with the model (its
-    ``features`` mapping: ``bin_edges``, ``proportions``, ``mean``, ``std``, ``min``,
-    ``max`` per feature). ``features`` picks and orders the monitored features (default: every
-    feature of the reference with bins); rows passed to :meth:`update` are mappings by name or
-    arrays in that order.
+    ``reference`` is the model's :class:`ReferenceStats`, or the ``reference_stats`` JSON
+    document logged with it (read with :meth:`ReferenceStats.from_dict`). ``features`` picks
+    and orders the monitored features (default: every feature of the reference with bins);
+    rows passed to :meth:`update` are mappings by name or arrays in that order.
     """
 
     def __init__(
         self,
-        reference: Mapping[str, Any],
+        reference: ReferenceStats | Mapping[str, Any],
         *,
         features: Sequence[str] | None = None,
         window: int = 500,
@@ -50,27 +50,27 @@ class DriftDetector:
     ) -> None:
         if window < 1 or min_samples < 1:
             raise ConfigError(f"window ({window}) and min_samples ({min_samples}) must be >= 1")
-        stats: Mapping[str, Any] = reference.get("features", reference)
+        if not isinstance(reference, ReferenceStats):
+            reference = ReferenceStats.from_dict(reference)
+        stats = reference.features
         names = list(features) if features is not None else list(stats)
-        usable = [n for n in names if n in stats and len(stats[n].get("bin_edges") or []) >= 2]
+        usable = [n for n in names if n in stats and len(stats[n].bin_edges) >= 2]
         self.feature_names: tuple[str, ...] = tuple(usable)
         self.window = window
         self.min_samples = min_samples
         self.psi_threshold = psi_threshold
         self.ood_threshold = ood_threshold
-        self._inner_edges = [
-            np.asarray(stats[n]["bin_edges"], dtype="float64")[1:-1] for n in usable
-        ]
-        n_bins = max((len(stats[n]["bin_edges"]) - 1 for n in usable), default=1)
+        self._inner_edges = [np.asarray(stats[n].bin_edges, dtype="float64")[1:-1] for n in usable]
+        n_bins = max((len(stats[n].bin_edges) - 1 for n in usable), default=1)
         self._expected = np.full((len(usable), n_bins), np.nan)
         for i, name in enumerate(usable):
-            props = np.asarray(stats[name]["proportions"], dtype="float64")
+            props = np.asarray(stats[name].proportions, dtype="float64")
             self._expected[i, : props.size] = props
-        self._n_bins = np.array([len(stats[n]["bin_edges"]) - 1 for n in usable], dtype="int64")
-        self._low = np.array([_number(stats[n].get("min"), -np.inf) for n in usable])
-        self._high = np.array([_number(stats[n].get("max"), np.inf) for n in usable])
-        self._mean = np.array([_number(stats[n].get("mean"), 0.0) for n in usable])
-        std = np.array([_number(stats[n].get("std"), 0.0) for n in usable])
+        self._n_bins = np.array([len(stats[n].bin_edges) - 1 for n in usable], dtype="int64")
+        self._low = np.array([_number(stats[n].min, -np.inf) for n in usable])
+        self._high = np.array([_number(stats[n].max, np.inf) for n in usable])
+        self._mean = np.array([_number(stats[n].mean, 0.0) for n in usable])
+        std = np.array([_number(stats[n].std, 0.0) for n in usable])
         self._std = np.where(std > 0.0, std, 1.0)
         self._counts = np.zeros((len(usable), n_bins), dtype="int64")
         self._sums = np.zeros(len(usable))
@@ -168,8 +168,8 @@ class DriftDetector:
         return sorted(n for n, v in self.psi.items() if v > self.psi_threshold)
 
 
-def _number(value: Any, default: float) -> float:
-    """A reference statistic as float (the JSON document stores missing ones as None)."""
+def _number(value: float | None, default: float) -> float:
+    """A reference statistic as float (missing ones are None)."""
     if value is None:
         return default
     number = float(value)

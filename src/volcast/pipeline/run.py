@@ -26,9 +26,9 @@ from volcast.storage import Storage, atomic_write, storage_from_settings
 
 if TYPE_CHECKING:
     from volcast.evaluation.backtest import BacktestResult
+    from volcast.evaluation.promotion import PromotionDecision
     from volcast.pipeline import stages
     from volcast.pipeline.training import TrainResult
-    from volcast.registry import PromotionDecision
     from volcast.sources import Source
 
     StageResult = (
@@ -105,6 +105,8 @@ class RunContext:
     tracking_uri: str
     source: SourceSpec = field(default_factory=SourceSpec)
     max_staleness: pd.Timedelta | None = None
+    force: bool = False
+    """Retrain even when nothing changed since the last registered challenger."""
 
     @classmethod
     def from_settings(
@@ -115,6 +117,7 @@ class RunContext:
         interval: str | None,
         source: SourceSpec | None = None,
         max_staleness: pd.Timedelta | None = None,
+        force: bool = False,
     ) -> RunContext:
         """A context for ``symbol``/``interval`` (default: ``params.data``) on the configured
         store (``VOLCAST_DATA_DIR``) and tracking server (``MLFLOW_TRACKING_URI``)."""
@@ -126,6 +129,7 @@ class RunContext:
             tracking_uri=get_settings().tracking_uri(),
             source=source or SourceSpec(),
             max_staleness=max_staleness,
+            force=force,
         )
 
 
@@ -207,6 +211,7 @@ def _run_one(stage: Stage, ctx: RunContext, observer: Observer) -> StageResult:
             params=ctx.params,
             progress=observer.fold,
             tracking_uri=ctx.tracking_uri,
+            force=ctx.force,
         )
     return training.promote(
         storage=ctx.storage,

@@ -23,7 +23,7 @@ import pandas as pd
 
 from volcast.config import Params
 from volcast.errors import NotFoundError, QualityGateError
-from volcast.features import build_dataset
+from volcast.features import Dataset, DatasetSpec, FeatureBuilder, build_dataset
 from volcast.quality import clean_bars, run_checks
 from volcast.schemas import BAR_COLUMNS, TIMESTAMP, empty_bars
 from volcast.sources import Source
@@ -270,9 +270,9 @@ def features(
     curated_meta = storage.read_json(layout.curated_meta)
     bars = clean_bars(storage.read_parquet(layout.curated_bars), interval=interval)
     progress(f"building features from {len(bars)} bars")
+    builder = FeatureBuilder(features=params.features, target=params.target, interval=interval)
     dataset = build_dataset(bars, features=params.features, target=params.target, interval=interval)
-    feature_names = list(dataset.attrs.get("feature_names", []))
-    warmup = int(dataset.attrs.get("warmup_bars", 0))
+    warmup = builder.warmup_bars
     if len(dataset) <= warmup + params.target.horizon:
         raise NotFoundError(
             f"{len(dataset)} curated bars give no complete feature row: the features need "
@@ -282,29 +282,25 @@ def features(
             interval=interval,
         )
     synthetic = bool(curated_meta.get("synthetic", False))
-    dataset.attrs["synthetic"] = synthetic
-    digest = content_hash(dataset)
+    spec = DatasetSpec(
+        symbol=symbol,
+        interval=interval,
+        source=curated_meta.get("source"),
+        synthetic=synthetic,
+        rows=len(dataset),
+        feature_names=tuple(builder.feature_names),
+        warmup_bars=warmup,
+        content_hash=content_hash(dataset),
+        curated_hash=curated_meta.get("content_hash"),
+        features=params.features,
+        target=params.target,
+    )
     old = storage.read_json(layout.dataset_meta) if storage.exists(layout.dataset_meta) else {}
-    changed = digest != old.get("content_hash") or not storage.exists(layout.dataset)
+    changed = spec.content_hash != old.get("content_hash") or not storage.exists(layout.dataset)
     dataset_path = storage.url(layout.dataset)
     if changed:
         dataset_path = storage.write_parquet(layout.dataset, dataset)
-        storage.write_json(
-            layout.dataset_meta,
-            {
-                "symbol": symbol,
-                "interval": interval,
-                "source": curated_meta.get("source"),
-                "synthetic": synthetic,
-                "rows": len(dataset),
-                "feature_names": feature_names,
-                "warmup_bars": warmup,
-                "content_hash": digest,
-                "curated_hash": curated_meta.get("content_hash"),
-                "features": params.features.model_dump(mode="json"),
-                "target": params.target.model_dump(mode="json"),
-            },
-        )
+        storage.write_json(layout.dataset_meta, spec.to_dict())
     profile_path: str | None = None
     if params.profile.enabled and (changed or not storage.exists(layout.profile_report)):
         from volcast.features.profile import profile_html
@@ -314,6 +310,7 @@ def features(
             dataset,
             title=f"volcast dataset {symbol} {interval}",
             max_rows=params.profile.max_rows,
+            synthetic=synthetic,
         )
         profile_path = storage.write_bytes(layout.profile_report, html.encode("utf-8"))
     elif storage.exists(layout.profile_report):
@@ -322,29 +319,32 @@ def features(
         symbol,
         interval,
         len(dataset),
-        len(feature_names),
+        len(spec.feature_names),
         warmup,
         dataset_path,
-        digest,
+        spec.content_hash,
         changed,
         profile_path,
     )
 
 
-def read_dataset(storage: Storage, *, symbol: str, interval: str) -> pd.DataFrame:
-    """The stored feature dataset, with its metadata in ``attrs``."""
+def read_dataset_spec(storage: Storage, *, symbol: str, interval: str) -> DatasetSpec:
+    """The stored feature dataset's metadata (its ``meta.json``), without reading the table."""
+    layout = Layout(symbol, interval)
+    if not storage.exists(layout.dataset_meta):
+        raise NotFoundError(
+            "no feature dataset; run `volcast features` first", symbol=symbol, interval=interval
+        )
+    return DatasetSpec.from_dict(storage.read_json(layout.dataset_meta))
+
+
+def read_dataset(storage: Storage, *, symbol: str, interval: str) -> Dataset:
+    """The stored feature dataset and its metadata."""
     layout = Layout(symbol, interval)
     if not storage.exists(layout.dataset):
         raise NotFoundError(
             "no feature dataset; run `volcast features` first", symbol=symbol, interval=interval
         )
-    dataset = storage.read_parquet(layout.dataset)
-    meta = storage.read_json(layout.dataset_meta)
-    dataset.attrs.update(
-        feature_names=meta["feature_names"],
-        warmup_bars=meta["warmup_bars"],
-        synthetic=meta.get("synthetic", False),
-        content_hash=meta["content_hash"],
-        source=meta.get("source"),
-    )
-    return dataset
+    frame = storage.read_parquet(layout.dataset)
+    frame.attrs = {}  # older datasets carry their metadata in Parquet attrs: the spec holds it
+    return Dataset(frame, read_dataset_spec(storage, symbol=symbol, interval=interval))

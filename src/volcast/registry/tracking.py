@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import mlflow
 import mlflow.pyfunc
@@ -28,7 +28,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from volcast.config import get_settings
-from volcast.errors import NotFoundError, RegistryError, StorageError
+from volcast.errors import ConfigError, NotFoundError, RegistryError, StorageError
+from volcast.models.spec import ModelSpec
 from volcast.registry.pyfunc import VarianceModel, VolcastPyfunc, to_signature_frame
 from volcast.series import Series
 
@@ -169,6 +170,13 @@ def _example_rows(input_example: pd.DataFrame, feature_names: list[str]) -> pd.D
     return (complete if not complete.empty else rows).head(INPUT_EXAMPLE_ROWS)
 
 
+class JsonDocument(Protocol):
+    """Typed metadata that serialises itself to JSON (e.g. the monitoring reference stats)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document."""
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """Where a training run and its registered model version landed."""
@@ -190,8 +198,8 @@ def log_training_run(
     params: Mapping[str, Any],
     metrics: Mapping[str, float],
     model: VarianceModel,
-    feature_config: dict[str, Any],
-    reference_stats: dict[str, Any],
+    feature_config: ModelSpec | Mapping[str, Any],
+    reference_stats: JsonDocument | Mapping[str, Any],
     input_example: pd.DataFrame,
     artifacts: Mapping[str, Path],
     tags: Mapping[str, str],
@@ -202,8 +210,9 @@ def log_training_run(
 
     Nested ``params`` are flattened with dots; ``metrics`` with a None value are skipped.
     ``artifacts`` maps a directory inside the run's artefacts (``plots``, ``reports``, ...)
-    to a file or directory to upload there. ``feature_config`` must hold ``feature_names``;
-    ``symbol`` and ``interval`` are added to it. The model is logged as a
+    to a file or directory to upload there. ``feature_config`` (a :class:`ModelSpec`, or its
+    dict form) gets ``symbol`` and ``interval``; ``reference_stats`` is logged as given (the
+    drift reference the caller computed). The model is logged as a
     :class:`VolcastPyfunc` with a signature inferred from ``input_example`` (its first complete
     rows also become the input example, hence ``serving_input_example.json``), and the run is
     tagged with the git commit, dataset hash, source, symbol and interval.
@@ -213,10 +222,19 @@ def log_training_run(
     for key, path in artifacts.items():
         if not Path(path).exists():
             raise NotFoundError(f"artefact {key!r} does not exist: {path}", **context)
-    if "feature_names" not in feature_config:
-        raise RegistryError("feature_config must list feature_names", **context)
-    config = {**feature_config, "symbol": symbol, "interval": interval}
-    wrapper = VolcastPyfunc(model, feature_config=config, reference_stats=reference_stats)
+    try:
+        spec = (
+            feature_config
+            if isinstance(feature_config, ModelSpec)
+            else ModelSpec.from_dict(feature_config)
+        )
+    except ConfigError as exc:
+        raise RegistryError(f"feature_config must list feature_names: {exc}", **context) from exc
+    config = spec.model_copy(update={"symbol": symbol, "interval": interval}).to_dict()
+    reference = (
+        dict(reference_stats) if isinstance(reference_stats, Mapping) else reference_stats.to_dict()
+    )
+    wrapper = VolcastPyfunc(model, feature_config=config, reference_stats=reference)
     example = _example_rows(input_example, wrapper.feature_names)
     signature = infer_signature(example, wrapper.predict(None, example))
     commit = git_commit()
@@ -244,7 +262,7 @@ def log_training_run(
                 else:
                     mlflow.log_artifact(str(path), artifact_path=key)
             mlflow.log_dict(config, "model_config/feature_config.json")
-            mlflow.log_dict(reference_stats, "model_config/reference_stats.json")
+            mlflow.log_dict(reference, "model_config/reference_stats.json")
             info = mlflow.pyfunc.log_model(
                 name=MODEL_ARTIFACT,
                 python_model=wrapper,
@@ -266,3 +284,16 @@ def log_training_run(
             model_uri=f"models:/{name}/{version}",
             artifact_uri=str(run.info.artifact_uri),
         )
+
+
+def alias_tags(
+    symbol: str, interval: str, alias: str, *, tracking_uri: str | None = None
+) -> tuple[int, dict[str, str]] | None:
+    """The version ``alias`` points at and its tags; None when the alias (or model) is unset."""
+    name = model_name(symbol, interval)
+    try:
+        with mlflow_errors(f"resolving {name}@{alias}", symbol=symbol, interval=interval):
+            mv = client(tracking_uri).get_model_version_by_alias(name, alias)
+    except NotFoundError:
+        return None
+    return int(mv.version), {str(k): str(v) for k, v in (mv.tags or {}).items()}

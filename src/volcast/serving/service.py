@@ -581,7 +581,7 @@ class ForecastService:
                 target=builder.target,
                 interval=builder.interval,
             )
-            names = list(data.attrs["feature_names"])
+            names = builder.feature_names
             train = data.dropna(subset=[*names, "target"])
             har = HarModel(interval=builder.interval, horizon=builder.target.horizon)
             har.fit(train.drop(columns=["target"]), train["target"])

@@ -151,7 +151,7 @@ def test_target_is_the_future_and_features_the_past(name: str) -> None:
         changed, features=case.features, target=case.target, interval=case.interval
     )
     assert after["target"].iloc[t] != before["target"].iloc[t]
-    names = before.attrs["feature_names"]
+    names = case.builder().feature_names
     pd.testing.assert_frame_equal(after[names].iloc[: t + 1], before[names].iloc[: t + 1])
     np.testing.assert_array_equal(after["rv"].iloc[: t + 1], before["rv"].iloc[: t + 1])
 
@@ -327,8 +327,7 @@ def test_dataset_has_one_row_per_bar_and_the_documented_columns() -> None:
     builder = case.builder()
     assert len(data) == len(bars)
     assert list(data.columns) == ["timestamp", *builder.feature_names, "rv", "target"]
-    assert data.attrs["feature_names"] == builder.feature_names
-    assert data.attrs["warmup_bars"] == builder.warmup_bars
+    assert not data.attrs  # metadata travels in DatasetSpec, not in attrs
     pd.testing.assert_series_equal(data["timestamp"], bars["timestamp"], check_names=False)
     assert str(data["timestamp"].dtype) == "datetime64[ns, UTC]"
     rv = realized_variance(bars, estimator="close_to_close", floor=1e-10).to_numpy()

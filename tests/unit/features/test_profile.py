@@ -44,8 +44,7 @@ def test_report_is_html_with_title_and_columns() -> None:
 
 def test_synthetic_dataset_is_labelled() -> None:
     dataset = _dataset(150)
-    dataset.attrs["synthetic"] = True
-    html = profile_html(dataset, title="sample 1h", max_rows=1000)
+    html = profile_html(dataset, title="sample 1h", max_rows=1000, synthetic=True)
     assert f"sample 1h [{SYNTHETIC_LABEL}]" in html
     assert "Last 150 of 150 rows" in html
 

@@ -18,7 +18,9 @@ from volcast.models import (
     LightGbmModel,
     PersistenceModel,
     make_model,
+    with_features,
 )
+from volcast.models.base import feature_columns
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +29,7 @@ def frame() -> pd.DataFrame:
 
 
 def _xy(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    X = frame.drop(columns=["target"])
-    X.attrs = dict(frame.attrs)
-    return X, frame["target"]
+    return frame.drop(columns=["target"]), frame["target"]
 
 
 def test_ewma_follows_the_riskmetrics_recursion() -> None:
@@ -100,7 +100,8 @@ def test_lightgbm_smearing_makes_the_in_sample_scale_one(frame: pd.DataFrame) ->
     forecast = model.predict(X)
     assert np.mean(y.to_numpy() / forecast) == pytest.approx(1.0, rel=1e-6)
     importances = model.feature_importances()
-    assert set(importances.index) == set(frame.attrs["feature_names"])
+    assert set(importances.index) == set(feature_columns(frame))
+    assert "rv" not in importances.index
     assert importances.iloc[0] > 0.0
 
 
@@ -208,3 +209,22 @@ def test_combination_fit_shared_rejects_mismatched_members_and_missing_forecasts
             fitted=fitted,
             oos_forecasts=np.full((longer, 3), np.nan),
         )
+
+
+def test_make_model_binds_the_feature_set_and_with_features_rebinds_it(
+    frame: pd.DataFrame,
+) -> None:
+    names = feature_columns(frame)[:10]
+    combo = make_model("combination", params=TrainParams(), interval="1h", features=names)
+    assert isinstance(combo, CombinationModel)
+    (gbm,) = [m for m in combo.members if isinstance(m, LightGbmModel)]
+    assert gbm.features == tuple(names)
+    rebound = with_features(combo, names[:3])
+    assert isinstance(rebound, CombinationModel)
+    (bound,) = [m for m in rebound.members if isinstance(m, LightGbmModel)]
+    assert bound.features == tuple(names[:3])
+    assert gbm.features == tuple(names)  # the original is left as it was
+    assert (
+        with_features(HarModel(interval="1h"), names).get_params()
+        == HarModel(interval="1h").get_params()
+    )

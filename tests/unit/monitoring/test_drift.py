@@ -9,12 +9,11 @@ import pandas as pd
 import pytest
 
 from volcast.errors import ConfigError
-from volcast.monitoring import DriftDetector
-from volcast.registry import reference_statistics
+from volcast.monitoring import DriftDetector, ReferenceStats, reference_statistics
 
 
 @pytest.fixture
-def reference() -> dict[str, object]:
+def reference() -> ReferenceStats:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.normal(size=5000), "b": rng.uniform(0, 1, size=5000)})
     return reference_statistics(frame)
@@ -26,7 +25,7 @@ def feed(detector: DriftDetector, rows: np.ndarray) -> DriftDetector:
     return detector
 
 
-def test_same_distribution_is_not_drift(reference: dict[str, object]) -> None:
+def test_same_distribution_is_not_drift(reference: ReferenceStats) -> None:
     rng = np.random.default_rng(1)
     rows = np.column_stack([rng.normal(size=400), rng.uniform(0, 1, size=400)])
     detector = feed(DriftDetector(reference, window=400), rows)
@@ -36,7 +35,7 @@ def test_same_distribution_is_not_drift(reference: dict[str, object]) -> None:
     assert abs(detector.mean_shift["a"]) < 0.2
 
 
-def test_shifted_feature_is_drift_and_named(reference: dict[str, object]) -> None:
+def test_shifted_feature_is_drift_and_named(reference: ReferenceStats) -> None:
     rng = np.random.default_rng(2)
     rows = np.column_stack([rng.normal(loc=1.5, size=300), rng.uniform(0, 1, size=300)])
     detector = feed(DriftDetector(reference, window=300), rows)
@@ -45,14 +44,14 @@ def test_shifted_feature_is_drift_and_named(reference: dict[str, object]) -> Non
     assert detector.mean_shift["a"] > 1.2
 
 
-def test_out_of_range_rows_raise_the_ood_ratio(reference: dict[str, object]) -> None:
+def test_out_of_range_rows_raise_the_ood_ratio(reference: ReferenceStats) -> None:
     detector = DriftDetector(reference, window=10, min_samples=5, ood_threshold=0.15)
     feed(detector, np.array([[0.0, 0.5]] * 8 + [[50.0, 0.5], [0.0, np.nan]]))
     assert detector.ood_ratio == pytest.approx(0.2)
     assert detector.drift_detected
 
 
-def test_window_slides(reference: dict[str, object]) -> None:
+def test_window_slides(reference: ReferenceStats) -> None:
     detector = DriftDetector(reference, window=5, min_samples=1)
     feed(detector, np.array([[99.0, 0.5]] * 5))
     assert detector.ood_ratio == 1.0
@@ -62,7 +61,7 @@ def test_window_slides(reference: dict[str, object]) -> None:
     assert detector.n_seen_ == 10
 
 
-def test_mapping_rows_and_nothing_before_min_samples(reference: dict[str, object]) -> None:
+def test_mapping_rows_and_nothing_before_min_samples(reference: ReferenceStats) -> None:
     detector = DriftDetector(reference, min_samples=3)
     detector.update({"a": 100.0, "b": 0.5}).update({"a": 100.0, "b": 0.5})
     assert detector.ood_ratio == 1.0
@@ -71,7 +70,7 @@ def test_mapping_rows_and_nothing_before_min_samples(reference: dict[str, object
     assert detector.drift_detected
 
 
-def test_deterministic_and_pickles(reference: dict[str, object]) -> None:
+def test_deterministic_and_pickles(reference: ReferenceStats) -> None:
     rows = np.random.default_rng(3).normal(size=(50, 2))
     first = feed(DriftDetector(reference, window=20), rows)
     second = feed(DriftDetector(reference, window=20), rows)
@@ -83,8 +82,17 @@ def test_deterministic_and_pickles(reference: dict[str, object]) -> None:
     assert clone.mean_shift == first.mean_shift
 
 
-def test_bad_configuration_and_rows(reference: dict[str, object]) -> None:
+def test_bad_configuration_and_rows(reference: ReferenceStats) -> None:
     with pytest.raises(ConfigError, match="window"):
         DriftDetector(reference, window=0)
     with pytest.raises(ConfigError, match="expects 2 features"):
         DriftDetector(reference).update([1.0, 2.0, 3.0])
+
+
+def test_the_logged_json_document_gives_the_same_detector(reference: ReferenceStats) -> None:
+    rows = np.random.default_rng(4).normal(size=(80, 2)) + np.array([0.5, 0.0])
+    typed = feed(DriftDetector(reference, window=50, min_samples=10), rows)
+    logged = feed(DriftDetector(reference.to_dict(), window=50, min_samples=10), rows)
+    assert logged.feature_names == typed.feature_names
+    assert logged.psi == typed.psi
+    assert logged.ood_ratio == typed.ood_ratio

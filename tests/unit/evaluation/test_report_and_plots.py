@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from volcast.errors import ConfigError
+from volcast.evaluation.plots import forecast_plot, importance_plot
 from volcast.evaluation.report import ReportRow, comparison_report
-from volcast.registry import forecast_plot, importance_plot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -66,22 +64,20 @@ def _predictions(n: int = 50) -> pd.DataFrame:
     )
 
 
-def test_forecast_plot_writes_a_png(tmp_path: Path) -> None:
-    path = forecast_plot(_predictions(), tmp_path / "plots" / "forecast.png")
-    assert path.read_bytes().startswith(PNG_MAGIC)
+def test_forecast_plot_draws_a_png() -> None:
+    assert forecast_plot(_predictions()).startswith(PNG_MAGIC)
 
 
-def test_forecast_plot_needs_both_series(tmp_path: Path) -> None:
+def test_forecast_plot_needs_both_series() -> None:
     with pytest.raises(ConfigError, match="realized_variance"):
-        forecast_plot(_predictions().drop(columns="realized_variance"), tmp_path / "f.png")
+        forecast_plot(_predictions().drop(columns="realized_variance"))
 
 
-def test_importance_plot_writes_a_png(tmp_path: Path) -> None:
+def test_importance_plot_draws_a_png() -> None:
     importance = pd.Series({f"f{i}": float(i) for i in range(30)})
-    path = importance_plot(importance, tmp_path / "importance.png", top=10)
-    assert path.read_bytes().startswith(PNG_MAGIC)
+    assert importance_plot(importance, top=10).startswith(PNG_MAGIC)
 
 
-def test_importance_plot_rejects_empty(tmp_path: Path) -> None:
+def test_importance_plot_rejects_empty() -> None:
     with pytest.raises(ConfigError):
-        importance_plot(pd.Series(dtype="float64"), tmp_path / "i.png")
+        importance_plot(pd.Series(dtype="float64"))

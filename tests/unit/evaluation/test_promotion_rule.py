@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from volcast.registry import decide
+from volcast.evaluation.promotion import decide
 
 
 def test_first_model_is_crowned() -> None:

@@ -1,12 +1,14 @@
-"""PNG figures logged with each training run: forecast vs realized, feature importance.
+"""PNG figures of a training run and a promotion: forecast vs realized, feature importance.
 
-Figures are drawn on matplotlib's Agg canvas without pyplot, so no display or global state is
-involved and the functions are safe in worker threads.
+Each function returns the PNG bytes; the caller decides where they go (training writes them
+next to the run's other artefacts for the registry to log). Figures are drawn on
+matplotlib's Agg canvas without pyplot, so no display or global state is involved and the
+functions are safe in worker threads.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
 import numpy as np
 import pandas as pd
@@ -20,21 +22,19 @@ FORECAST_COLUMN = "forecast_variance"
 REALIZED_COLUMN = "realized_variance"
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _png(fig: Figure) -> bytes:
     FigureCanvasAgg(fig)
-    fig.savefig(path, format="png", dpi=100)
-    return path
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
 
 
 def forecast_plot(
     predictions: pd.DataFrame,
-    path: Path,
     *,
     title: str = "Forecast vs realized volatility",
     max_points: int = 2000,
-) -> Path:
+) -> bytes:
     """Draw forecast and realized volatility (square roots of the variances) over time.
 
     ``predictions`` has the backtest columns ``forecast_variance`` and ``realized_variance``
@@ -56,16 +56,15 @@ def forecast_plot(
     ax.set_ylabel("volatility per bar")
     ax.legend(loc="upper right")
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return _png(fig)
 
 
 def importance_plot(
     importance: pd.Series,
-    path: Path,
     *,
     title: str = "Feature importance",
     top: int = 20,
-) -> Path:
+) -> bytes:
     """Draw the ``top`` features by absolute importance as a horizontal bar chart."""
     if importance.empty:
         raise ConfigError("feature importance is empty: nothing to plot")
@@ -76,4 +75,4 @@ def importance_plot(
     ax.barh([str(i) for i in ranked.index], ranked.to_numpy())
     ax.set_title(title)
     ax.set_xlabel("importance")
-    return _save(fig, path)
+    return _png(fig)
