@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
-from volcast.errors import ConfigError
-from volcast.schemas import interval_seconds
 from volcast.serving.settings import MAX_BATCH_SIZE
 
+INTERVAL_PATTERN: Final = r"^[1-9][0-9]*(min|h|d|w)$"
+"""Bar intervals the API accepts (a positive count of minutes, hours, days or weeks)."""
 
-def _check_interval(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            interval_seconds(value)
-        except ConfigError as exc:
-            raise ValueError(exc.message) from exc
-    return value
-
+SYMBOL_PATTERN: Final = r"[A-Za-z0-9]"
+"""A symbol needs a letter or digit (its slug keeps only those)."""
 
 Symbol = Annotated[
     str,
     Field(
-        min_length=1, max_length=64, description="Instrument, e.g. EUR/USD", examples=["EUR/USD"]
+        min_length=1,
+        max_length=64,
+        pattern=SYMBOL_PATTERN,
+        description="Instrument, e.g. EUR/USD (at least one ASCII letter or digit)",
+        examples=["EUR/USD"],
     ),
 ]
 Interval = Annotated[
@@ -32,10 +30,10 @@ Interval = Annotated[
     Field(
         default=None,
         max_length=16,
+        pattern=INTERVAL_PATTERN,
         description="Bar interval (1h, 15min, 1d...); optional when one is stored",
         examples=["1h"],
     ),
-    AfterValidator(_check_interval),
 ]
 
 
