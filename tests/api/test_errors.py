@@ -82,16 +82,24 @@ def test_unknown_route_is_a_clear_404(client: TestClient) -> None:
     assert response.json()["detail"] == "Not Found"
 
 
-@pytest.mark.parametrize("realized", [1e308, 1e-300])
-def test_feedback_with_an_absurd_realized_value_is_a_400(
-    client: TestClient, realized: float
+def test_feedback_with_an_absurd_realized_value_is_answered_but_not_counted(
+    client: TestClient,
 ) -> None:
     as_of = client.post("/predict", json={"symbol": SYMBOL}).json()["as_of"]
-    response = client.post(
-        "/feedback", json={"symbol": SYMBOL, "as_of": as_of, "realized_variance": realized}
-    )
-    assert response.status_code == 400, response.text
-    assert "QLIKE" in response.json()["detail"]
+    payload = {"symbol": SYMBOL, "as_of": as_of}
+    too_big = client.post("/feedback", json={**payload, "realized_variance": 1e308})
+    assert too_big.status_code == 422, too_big.text  # over the declared maximum
+    tiny = client.post("/feedback", json={**payload, "realized_variance": 1e-300})
+    assert tiny.status_code == 200, tiny.text
+    body = tiny.json()
+    assert body["counted"] is False
+    assert body["duplicate"] is False
+    assert "QLIKE" in body["detail"]
+    assert body["rolling_qlike"] is None  # nothing counted yet in this worker
+    good = client.post("/feedback", json={**payload, "realized_variance": 1e-6})
+    assert good.status_code == 200, good.text
+    assert good.json()["counted"] is True  # the bar can still be counted
+    assert good.json()["rolling_qlike"] == good.json()["qlike"]
 
 
 @pytest.mark.parametrize("as_of", ["0190-01-14T18:06:46+17:50", "9999-12-31T23:00:00Z"])

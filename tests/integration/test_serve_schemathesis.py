@@ -96,5 +96,6 @@ def test_schemathesis_all_checks_find_no_failure(served: str, tmp_path: Path) ->
         timeout=600,
     )
     output = result.stdout + result.stderr
+    print(output[-4000:])  # the run's summary, shown with -s or on failure
     assert result.returncode == 0, output[-8000:]
     assert "FAILURES" not in output, output[-8000:]

@@ -29,15 +29,18 @@ class Scored:
     """The outcome of one feedback: the forecasts scored, the QLIKE and the rolling QLIKE.
 
     ``duplicate`` is True when the bar had already been counted: the earlier outcome is
-    returned (with the current rolling QLIKE) and nothing is counted again.
+    returned (with the current rolling QLIKE) and nothing is counted again. ``rolling`` is
+    None only before any loss was counted.
     """
 
     realized: float
     forecast: float
     baseline: float | None
     loss: float
-    rolling: float
+    rolling: float | None
     duplicate: bool = False
+    counted: bool = True
+    """False when the realized/forecast ratio is not :func:`plausible` (a unit mistake)."""
 
 
 def plausible(realized: float, forecast: float) -> bool:
@@ -92,21 +95,23 @@ class LossTracker:
     ) -> Scored:
         """Count the QLIKE of the forecast (and baseline) of ``as_of`` once; see :meth:`seen`.
 
-        The caller has checked that ``realized / forecast`` is :func:`plausible`; a baseline
-        whose ratio is not plausible is left out of the HAR losses.
+        A realized variance whose ratio to the forecast is not :func:`plausible` is a unit
+        mistake: its QLIKE is returned but not counted (``counted`` False), and the bar may
+        still be counted later. A baseline whose ratio is not plausible is left out of the
+        HAR losses.
         """
         earlier = self.seen(as_of)
         if earlier is not None:
             return earlier
         loss = qlike([realized], [forecast])
+        if not plausible(realized, forecast):
+            return Scored(realized, forecast, baseline, loss, self.rolling(MODEL), counted=False)
         self._append(MODEL, loss)
         if baseline is not None:
             self.losses.setdefault(HAR, deque(maxlen=self.window))
             if plausible(realized, baseline):
                 self._append(HAR, qlike([realized], [baseline]))
-        rolling = self.rolling(MODEL)
-        assert rolling is not None
-        scored = Scored(realized, forecast, baseline, loss, rolling)
+        scored = Scored(realized, forecast, baseline, loss, self.rolling(MODEL))
         self.scored[as_of] = scored
         while len(self.scored) > max(self.window, self.memory):
             self.scored.popitem(last=False)

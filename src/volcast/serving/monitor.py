@@ -101,6 +101,6 @@ class SeriesMonitor:
         """Count the loss of the forecast of ``as_of`` once (see :class:`LossTracker`)."""
         with self._lock:
             scored = self.losses.score(as_of, realized, forecast, baseline)
-            if not scored.duplicate:
+            if scored.counted and not scored.duplicate:
                 export.feedback_counted(self.series, self.losses)
         return scored

@@ -12,6 +12,10 @@ from volcast.serving.settings import MAX_BATCH_SIZE
 INTERVAL_PATTERN: Final = r"^[1-9][0-9]*(min|h|d|w)$"
 """Bar intervals the API accepts (a positive count of minutes, hours, days or weeks)."""
 
+MAX_REALIZED_VARIANCE: Final = 1e4
+"""Largest realized variance accepted: a log-return variance of 1e4 (a standard deviation of
+100 in log terms per bar) is far beyond any market; above it QLIKE overflows."""
+
 SYMBOL_PATTERN: Final = r"[A-Za-z0-9]"
 """A symbol needs a letter or digit (its slug keeps only those)."""
 
@@ -72,7 +76,14 @@ class FeedbackRequest(_Request):
     symbol: Symbol
     interval: Interval = None
     as_of: datetime = Field(description="Bar the forecast was made at (``as_of`` of /predict)")
-    realized_variance: FiniteFloat = Field(gt=0.0, description="Realized variance of the bar")
+    realized_variance: FiniteFloat = Field(
+        gt=0.0,
+        le=MAX_REALIZED_VARIANCE,
+        description=(
+            "Realized variance of the bar (of log returns; a value off the forecast by more "
+            "than 1e12 is answered but not counted)"
+        ),
+    )
 
 
 class ModelRef(BaseModel):
@@ -136,10 +147,16 @@ class FeedbackResponse(BaseModel):
     forecast_variance: float
     baseline_variance: float | None
     qlike: float
-    rolling_qlike: float
+    rolling_qlike: float | None = Field(
+        description="Mean QLIKE over the window (null before any feedback was counted)"
+    )
     duplicate: bool = Field(
         default=False,
         description="The bar was already scored: its earlier outcome, not counted again",
+    )
+    counted: bool = Field(
+        default=True,
+        description="Whether this feedback entered the rolling QLIKE (false: see detail)",
     )
     detail: str | None = Field(default=None, description="Why the feedback was not counted")
 

@@ -11,6 +11,7 @@ export (:mod:`.export`).
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -18,9 +19,8 @@ from collections.abc import Iterator
 import pandas as pd
 
 from volcast.config import Params
-from volcast.errors import BadRequestError, ConflictError, NotFoundError, VolcastError
+from volcast.errors import ConflictError, NotFoundError, VolcastError
 from volcast.monitoring import Scored
-from volcast.monitoring.loss import plausible
 from volcast.schemas import interval_timedelta
 from volcast.serving import baseline, export
 from volcast.serving.catalog import Catalog, Key
@@ -225,14 +225,15 @@ class ForecastService:
         if isinstance(remembered, Scored):
             return self._outcome(entry, as_of, remembered)
         forecast, base = remembered if remembered is not None else self._recompute(entry, as_of)
-        if not plausible(realized, forecast):
-            raise BadRequestError(
-                f"realized variance {realized!r} against the forecast {forecast!r} is off by more "
-                "than 1e12 (no meaningful QLIKE); send the bar's variance in the forecast's units",
+        scored = monitor.score(as_of, realized, forecast, base)
+        if not math.isfinite(scored.loss):
+            raise ConflictError(
+                f"the forecast of {entry.series} at {as_of.isoformat()} ({forecast!r}) has no "
+                "finite QLIKE against any realized variance",
                 symbol=entry.symbol,
                 interval=entry.interval,
             )
-        return self._outcome(entry, as_of, monitor.score(as_of, realized, forecast, base))
+        return self._outcome(entry, as_of, scored)
 
     @staticmethod
     def _outcome(entry: Entry, as_of: pd.Timestamp, scored: Scored) -> FeedbackOutcome:
@@ -241,6 +242,12 @@ class ForecastService:
             detail = (
                 f"duplicate: feedback for {entry.series} at {as_of.isoformat()} was already "
                 f"counted (realized variance {scored.realized!r}); not counted again"
+            )
+        elif not scored.counted:
+            detail = (
+                f"not counted: realized variance {scored.realized!r} against the forecast "
+                f"{scored.forecast!r} is off by more than 1e12 (no meaningful QLIKE); send the "
+                "bar's variance in the forecast's units"
             )
         return FeedbackOutcome(entry.series, as_of, scored, detail)
 

@@ -42,5 +42,6 @@ async def feedback(request: FeedbackRequest, service: ServiceDep) -> FeedbackRes
         qlike=scored.loss,
         rolling_qlike=scored.rolling,
         duplicate=scored.duplicate,
+        counted=scored.counted and not scored.duplicate,
         detail=outcome.detail,
     )
