@@ -44,19 +44,6 @@ def require_file(path: Path) -> Path:
     return path
 
 
-def free_port() -> int:
-    """A TCP port on the loopback interface that was free a moment ago.
-
-    Racy by nature (another process may take it before the caller binds it): prefer
-    :func:`listening_port` on a server started with port 0, or :func:`closed_port` when
-    nothing must answer.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def closed_port() -> Iterator[int]:
     """A loopback port that refuses connections for as long as the context lasts.
@@ -68,8 +55,11 @@ def closed_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-def listening_port(process: subprocess.Popen[bytes], *, timeout: float = 180.0) -> int:
+def listening_port(process: subprocess.Popen[bytes], *, timeout: float = 300.0) -> int:
     """The TCP port a server started with port 0 listens on (the OS chose it: no race).
+
+    Replaces picking a "free" port, binding and releasing it before the server binds it (racy
+    under xdist: another process may take it meanwhile).
 
     Looks for a listening socket of ``process`` or of any of its children; fails the test
     when the process exits or nothing listens within ``timeout`` seconds.
