@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,9 +44,39 @@ def require_file(path: Path) -> Path:
     return path
 
 
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections for as long as the context lasts.
+
+    The port stays bound (without listening) by this process, so no other server can take it.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        yield int(sock.getsockname()[1])
+
+
+def listening_port(process: subprocess.Popen[bytes], *, timeout: float = 300.0) -> int:
+    """The TCP port a server started with port 0 listens on (the OS chose it: no race).
+
+    Replaces picking a "free" port, binding and releasing it before the server binds it (racy
+    under xdist: another process may take it meanwhile).
+
+    Looks for a listening socket of ``process`` or of any of its children; fails the test
+    when the process exits or nothing listens within ``timeout`` seconds.
+    """
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode} before listening")
+        try:
+            parent = psutil.Process(process.pid)
+            for proc in (parent, *parent.children(recursive=True)):
+                for conn in proc.net_connections(kind="tcp"):
+                    if conn.status == psutil.CONN_LISTEN and conn.laddr:
+                        return int(conn.laddr.port)
+        except psutil.Error:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"server did not listen within {timeout:.0f} s")

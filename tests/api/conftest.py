@@ -18,10 +18,11 @@ from volcast.models import HarModel, LightGbmModel
 from volcast.monitoring.reference import reference_statistics
 from volcast.registry import CHAMPION, log_training_run
 from volcast.schemas import TIMESTAMP
+from volcast.series import Series
 from volcast.serving.app import create_app, default_service
 from volcast.serving.service import ForecastService
 from volcast.serving.settings import ServingSettings
-from volcast.storage import Layout, Storage, content_hash
+from volcast.storage import Storage, content_hash
 
 SYMBOL = "EUR/USD"
 INTERVAL = "1h"
@@ -64,7 +65,7 @@ def store_bars(
     live: bool = False,
 ) -> str:
     """Write curated bars and meta as the validate stage does; returns the content hash."""
-    layout = Layout(symbol, interval)
+    layout = Series(symbol, interval).layout
     digest = content_hash(bars)
     storage.write_parquet(layout.curated_bars, bars)
     storage.write_json(

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
 from tests.api.conftest import SYMBOL, World, train_and_register
-from tests.helpers import free_port
+from tests.helpers import closed_port
 from volcast.registry import CHAMPION, model_name
 
 
@@ -36,8 +36,9 @@ def test_registry_outage_keeps_the_last_good_model(
 ) -> None:
     client = make_client()
     service = client.app.state.service  # type: ignore[attr-defined]
-    service.loader.tracking_uri = f"http://127.0.0.1:{free_port()}"
-    service.refresh_models()
+    with closed_port() as port:  # bound by this process, never listening: refused
+        service.loader.tracking_uri = f"http://127.0.0.1:{port}"
+        service.refresh_models()
     response = client.post("/predict", json={"symbol": SYMBOL})
     assert response.status_code == 200
     ready = client.get("/ready")

@@ -133,14 +133,16 @@ def test_admin_reload_needs_the_bearer_token(
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch)
     client = make_client()
-    assert client.post("/admin/reload").status_code == 403
+    assert client.post("/admin/reload").status_code == 401  # no token given
+    disabled = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
+    assert disabled.status_code == 403  # admin disabled: no token configured
     monkeypatch.setenv("VOLCAST_ADMIN_TOKEN", "s3cret")
     from volcast.config import get_settings
 
     get_settings.cache_clear()
     assert client.post("/admin/reload").status_code == 401
     wrong = client.post("/admin/reload", headers={"Authorization": "Bearer nope"})
-    assert wrong.status_code == 401
+    assert wrong.status_code == 403
     assert wrong.json()["error"] == "HTTPException"
     ok = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
     assert ok.status_code == 200, ok.text
@@ -178,7 +180,7 @@ def test_as_of_without_features_must_be_the_latest_stored_bar(
 ) -> None:
     earlier = world.bars["timestamp"].iloc[-5].isoformat()
     refused = client.post("/predict", json={"symbol": SYMBOL, "as_of": earlier})
-    assert refused.status_code == 400, refused.text
+    assert refused.status_code == 409, refused.text  # conflicts with the latest stored bar
     assert "as_of is only used with explicit features" in refused.json()["detail"]
     latest = world.bars["timestamp"].iloc[-1]
     accepted = client.post("/predict", json={"symbol": SYMBOL, "as_of": latest.isoformat()})

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import free_port
+from tests.helpers import listening_port
 from volcast.config import get_settings
 
 _SERVER_START_TIMEOUT = 180.0
@@ -33,7 +33,6 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     collide. Yields the server's URL.
     """
     root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -47,19 +46,19 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--host",
         "127.0.0.1",
         "--port",
-        str(port),
+        "0",  # the OS picks a free port (no race under xdist); found by listening_port
         "--workers",
         "1",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     log_path = root / "server.log"
-    url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True
         )
         try:
+            url = f"http://127.0.0.1:{listening_port(process, timeout=_SERVER_START_TIMEOUT)}"
             deadline = time.monotonic() + _SERVER_START_TIMEOUT
             while True:
                 if process.poll() is not None:

@@ -13,7 +13,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +24,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import SYMBOL, store_bars, synthetic_bars, train_and_register
-from tests.helpers import free_port, require_binary
+from tests.helpers import listening_port, require_binary
+from volcast.serving.app import WORKER_HEADER
 from volcast.storage import Storage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("serve_live")]
@@ -50,7 +53,7 @@ class Live:
     bars_root: Path
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
         try:
@@ -63,8 +66,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     root = tmp_path_factory.mktemp("serve-live")
-    mlflow_port = free_port()
-    tracking_uri = f"http://127.0.0.1:{mlflow_port}"
     mlflow = subprocess.Popen(
         [
             sys.executable,
@@ -78,13 +79,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             "--host",
             "127.0.0.1",
             "--port",
-            str(mlflow_port),
+            "0",
             "--workers",
             "1",
         ],
         stdout=subprocess.DEVNULL,
         stderr=(root / "mlflow.log").open("wb"),
     )
+    tracking_uri = f"http://127.0.0.1:{listening_port(mlflow)}"
     wait_until(
         lambda: httpx.get(f"{tracking_uri}/health", timeout=2).status_code == 200,
         what="the MLflow server",
@@ -92,7 +94,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     bars = synthetic_bars(1200)
     store_bars(Storage(root / "data"), bars)
     train_and_register(bars, kind="lightgbm", tracking_uri=tracking_uri)
-    port = free_port()
     env = {
         **os.environ,
         "VOLCAST_DATA_DIR": str(root / "data"),
@@ -112,7 +113,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             "--host",
             "127.0.0.1",
             "--port",
-            str(port),
+            "0",
             "--workers",
             "2",
             "--log-level",
@@ -123,18 +124,17 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         stdout=subprocess.DEVNULL,
         stderr=(root / "serve.log").open("wb"),
     )
-    url = f"http://127.0.0.1:{port}"
     try:
+        url = f"http://127.0.0.1:{listening_port(server)}"
         wait_until(
             lambda: httpx.get(f"{url}/ready", timeout=5).status_code == 200,
             what="the forecast service to be ready",
             deadline=180,
         )
-        # both workers have loaded the model once a few /ready answers in a row say so
         yield Live(url, tracking_uri, mlflow, root)
     finally:
-        _stop(server)
-        _stop(mlflow)
+        stop(server)
+        stop(mlflow)
 
 
 def _predict_requests_total(url: str) -> float:
@@ -150,13 +150,30 @@ def _predict_requests_total(url: str) -> float:
     return total
 
 
+def _predict_in_parallel(url: str, n: int) -> list[httpx.Response]:
+    """``n`` forecasts by symbol from 6 threads, each request on a new connection."""
+
+    def one(_: int) -> httpx.Response:
+        with httpx.Client(base_url=url, timeout=10) as client:  # new connection: any worker
+            return client.post("/predict", json={"symbol": SYMBOL})
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        return list(pool.map(one, range(n)))
+
+
 def test_two_workers_count_every_request(live: Live) -> None:
     before = _predict_requests_total(live.url)
-    n = 60
-    with httpx.Client(base_url=live.url, timeout=10) as client:
-        statuses = [client.post("/predict", json={"symbol": SYMBOL}).status_code for _ in range(n)]
-    assert statuses == [200] * n
-    assert _predict_requests_total(live.url) - before == n
+    responses: list[httpx.Response] = []
+    # the kernel spreads new connections over the workers; retry until both have answered
+    for _ in range(10):
+        responses += _predict_in_parallel(live.url, 40)
+        if len({r.headers[WORKER_HEADER] for r in responses}) >= 2:
+            break
+    assert [r.status_code for r in responses] == [200] * len(responses)
+    served = Counter(r.headers[WORKER_HEADER] for r in responses)
+    assert len(served) == 2, served  # two distinct worker PIDs answered
+    assert all(count > 0 for count in served.values())
+    assert _predict_requests_total(live.url) - before == len(responses)
 
 
 def test_metrics_pass_promtool(live: Live) -> None:
@@ -178,30 +195,6 @@ def test_metrics_pass_promtool(live: Live) -> None:
         [promtool, "check", "metrics"], input=text.encode(), capture_output=True, check=False
     )
     assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
-
-
-def test_schemathesis_finds_no_server_error_or_schema_violation(live: Live) -> None:
-    st = Path(sys.executable).parent / "st"
-    result = subprocess.run(
-        [
-            str(st),
-            "run",
-            f"{live.url}/openapi.json",
-            "--checks",
-            "not_a_server_error,response_schema_conformance,"
-            "status_code_conformance,content_type_conformance",
-            "--max-examples",
-            "25",
-            "--generation-deterministic",
-            "--request-timeout",
-            "10",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-6000:]
 
 
 def test_hot_swap_under_load_fails_no_request(live: Live) -> None:
@@ -245,7 +238,7 @@ def test_hot_swap_under_load_fails_no_request(live: Live) -> None:
 
 
 def test_registry_outage_keeps_serving(live: Live) -> None:
-    _stop(live.mlflow)
+    stop(live.mlflow)
     wait_until(
         lambda: httpx.get(f"{live.url}/ready", timeout=10).json()["status"] == "degraded",
         what="/ready to report the registry outage",

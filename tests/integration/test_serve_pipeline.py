@@ -19,7 +19,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.helpers import free_port
+from tests.helpers import listening_port
 from volcast.registry import CHAMPION
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("serve_live")]
@@ -50,16 +50,15 @@ def test_pipeline_then_serve_answers_with_the_champion(tmp_path: Path) -> None:
         tracking_uri=tracking, registry_uri=tracking
     ).get_model_version_by_alias("volcast-eurusd-1h", CHAMPION)
 
-    port = free_port()
     server = subprocess.Popen(
-        [*volcast, "serve", "--port", str(port)],
+        [*volcast, "serve", "--port", "0"],  # the OS picks a free port: no race
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    url = f"http://127.0.0.1:{port}"
     try:
+        url = f"http://127.0.0.1:{listening_port(server)}"
         deadline = time.monotonic() + 120
         ready = False
         while not ready and time.monotonic() < deadline and server.poll() is None:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import free_port
+from tests.helpers import listening_port
 from volcast.config import get_settings
 from volcast.storage import Layout, Storage, content_hash, storage_from_settings
 
@@ -32,18 +32,17 @@ _FAKE_CREDENTIALS = {
 @pytest.fixture(scope="module")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``moto_server`` in its own process on a free loopback port; yields its URL."""
-    port = free_port()
     log_path = tmp_path_factory.mktemp("moto") / "moto.log"
     env = {**os.environ, **_FAKE_CREDENTIALS}
-    url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
         )
         try:
+            url = f"http://127.0.0.1:{listening_port(process, timeout=60)}"  # OS-chosen port
             deadline = time.monotonic() + 60
             while True:
                 if process.poll() is not None:

@@ -50,14 +50,15 @@ def default_service(
     """A service on ``VOLCAST_DATA_DIR`` and the ``MLFLOW_TRACKING_URI`` registry."""
     serving = settings or ServingSettings()
     params = load_params(os.environ.get("VOLCAST_PARAMS"))
-    # The registry is polled in the background: fail fast instead of MLflow's long retries.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(serving.registry_timeout_seconds)))
     return ForecastService(
         storage=storage or storage_from_settings(),
         loader=loader
         or RegistryLoader(
-            alias=serving.alias, params=params, tracking_uri=get_settings().tracking_uri()
+            alias=serving.alias,
+            params=params,
+            tracking_uri=get_settings().tracking_uri(),
+            # polled in the background: fail fast instead of MLflow's long retries
+            timeout=serving.registry_timeout_seconds,
         ),
         params=params,
         settings=serving,
@@ -85,6 +86,32 @@ def _route_label(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return str(path) if path else "unmatched"
+
+
+WORKER_HEADER = "X-Volcast-Worker"
+"""Response header naming the worker process (its PID) that answered."""
+
+
+class WorkerHeaderMiddleware:
+    """Adds :data:`WORKER_HEADER` to every HTTP response (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.pid = str(os.getpid()).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((WORKER_HEADER.lower().encode(), self.pid))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
 
 
 class MetricsMiddleware:
@@ -194,6 +221,7 @@ def create_app(*, service_factory: ServiceFactory | None = None, poll: bool = Tr
         lifespan=lifespan,
     )
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(WorkerHeaderMiddleware)
     handlers: dict[type[Exception], Callable[[Request, Exception], Awaitable[JSONResponse]]] = {
         VolcastError: _volcast_error,
         StarletteHTTPException: _http_error,

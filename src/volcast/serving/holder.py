@@ -20,6 +20,7 @@ from volcast.config import FeatureParams, Params, TargetParams
 from volcast.errors import ModelError
 from volcast.features import FeatureBuilder
 from volcast.schemas import TIMESTAMP
+from volcast.series import Series
 
 Predictor = Callable[[pd.DataFrame], np.ndarray]
 
@@ -52,6 +53,11 @@ class ServedModel:
     def uses_timestamp(self) -> bool:
         """Whether the model reads the bar's timestamp (seasonal terms)."""
         return TIMESTAMP in self.input_columns
+
+    @property
+    def series(self) -> Series:
+        """The series the model forecasts."""
+        return Series(self.symbol, self.interval)
 
     @property
     def horizon(self) -> int:
@@ -102,33 +108,44 @@ def builder_from_config(
 class RegistryLoader:
     """Loads ``models:/volcast-<slug>-<interval>@<alias>`` through :mod:`volcast.registry`.
 
-    Scoring calls the logged model object directly (unwrapped from the pyfunc), skipping
-    MLflow's per-call schema enforcement; the input columns are the logged ``feature_names``.
+    Adapts the registry's :class:`~volcast.registry.LoadedModel`: scoring goes through its
+    :meth:`~volcast.registry.LoadedModel.predict_variance` (no per-call schema enforcement).
     """
 
-    def __init__(self, *, alias: str, params: Params, tracking_uri: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        alias: str,
+        params: Params,
+        tracking_uri: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
         self.alias = alias
         self.params = params
         self.tracking_uri = tracking_uri
+        self.timeout = timeout
+        """Seconds per registry call; set, the calls are not retried (polled: fail fast)."""
+
+    def _limits(self) -> dict[str, Any]:
+        if self.timeout is None:
+            return {}
+        return {"max_retries": 0, "timeout": self.timeout}
 
     def current_version(self, symbol: str, interval: str) -> int | None:
         """The version ``alias`` resolves to (raises RegistryError when unreachable)."""
         from volcast.registry import resolve_alias
 
-        return resolve_alias(symbol, interval, self.alias, tracking_uri=self.tracking_uri)
+        return resolve_alias(
+            symbol, interval, self.alias, tracking_uri=self.tracking_uri, **self._limits()
+        )
 
     def load(self, symbol: str, interval: str) -> ServedModel:
         """Load the aliased version; NotFoundError when unset, RegistryError when down."""
         from volcast.registry import load_model
 
-        loaded = load_model(symbol, interval, self.alias, tracking_uri=self.tracking_uri)
-        wrapper = loaded.pyfunc.unwrap_python_model()
-        model = wrapper.model
-
-        def predictor(X: pd.DataFrame) -> np.ndarray:
-            forecast: np.ndarray = np.asarray(model.predict(X), dtype="float64")
-            return forecast
-
+        loaded = load_model(
+            symbol, interval, self.alias, tracking_uri=self.tracking_uri, **self._limits()
+        )
         return ServedModel(
             symbol=symbol,
             interval=interval,
@@ -136,11 +153,11 @@ class RegistryLoader:
             version=loaded.version,
             alias=loaded.alias,
             run_id=loaded.run_id,
-            input_columns=tuple(loaded.feature_names),
+            input_columns=loaded.input_columns,
             builder=builder_from_config(
                 loaded.feature_config, interval=interval, params=self.params
             ),
             reference_stats=loaded.reference_stats,
-            predictor=predictor,
-            sequential=bool(getattr(model, "sequential", False)),
+            predictor=loaded.predict_variance,
+            sequential=loaded.sequential,
         )

@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
-from volcast.errors import ConfigError
-from volcast.schemas import interval_seconds
 from volcast.serving.settings import MAX_BATCH_SIZE
 
+INTERVAL_PATTERN: Final = r"^[1-9][0-9]*(min|h|d|w)$"
+"""Bar intervals the API accepts (a positive count of minutes, hours, days or weeks)."""
 
-def _check_interval(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            interval_seconds(value)
-        except ConfigError as exc:
-            raise ValueError(exc.message) from exc
-    return value
+MAX_REALIZED_VARIANCE: Final = 1e4
+"""Largest realized variance accepted: a log-return variance of 1e4 (a standard deviation of
+100 in log terms per bar) is far beyond any market; above it QLIKE overflows."""
 
+SYMBOL_PATTERN: Final = r"[A-Za-z0-9]"
+"""A symbol needs a letter or digit (its slug keeps only those)."""
 
 Symbol = Annotated[
     str,
     Field(
-        min_length=1, max_length=64, description="Instrument, e.g. EUR/USD", examples=["EUR/USD"]
+        min_length=1,
+        max_length=64,
+        pattern=SYMBOL_PATTERN,
+        description="Instrument, e.g. EUR/USD (at least one ASCII letter or digit)",
+        examples=["EUR/USD"],
     ),
 ]
 Interval = Annotated[
@@ -32,10 +34,10 @@ Interval = Annotated[
     Field(
         default=None,
         max_length=16,
+        pattern=INTERVAL_PATTERN,
         description="Bar interval (1h, 15min, 1d...); optional when one is stored",
         examples=["1h"],
     ),
-    AfterValidator(_check_interval),
 ]
 
 
@@ -74,7 +76,14 @@ class FeedbackRequest(_Request):
     symbol: Symbol
     interval: Interval = None
     as_of: datetime = Field(description="Bar the forecast was made at (``as_of`` of /predict)")
-    realized_variance: FiniteFloat = Field(gt=0.0, description="Realized variance of the bar")
+    realized_variance: FiniteFloat = Field(
+        gt=0.0,
+        le=MAX_REALIZED_VARIANCE,
+        description=(
+            "Realized variance of the bar (of log returns; a value off the forecast by more "
+            "than 1e12 is answered but not counted)"
+        ),
+    )
 
 
 class ModelRef(BaseModel):
@@ -138,10 +147,16 @@ class FeedbackResponse(BaseModel):
     forecast_variance: float
     baseline_variance: float | None
     qlike: float
-    rolling_qlike: float
+    rolling_qlike: float | None = Field(
+        description="Mean QLIKE over the window (null before any feedback was counted)"
+    )
     duplicate: bool = Field(
         default=False,
         description="The bar was already scored: its earlier outcome, not counted again",
+    )
+    counted: bool = Field(
+        default=True,
+        description="Whether this feedback entered the rolling QLIKE (false: see detail)",
     )
     detail: str | None = Field(default=None, description="Why the feedback was not counted")
 

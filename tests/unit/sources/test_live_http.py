@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from tests.helpers import free_port
+from tests.helpers import closed_port
 from volcast.errors import ConfigError, SourceError
 from volcast.sources.http import MinIntervalLimiter, parse_retry_after, redact_url
 from volcast.sources.twelvedata import TwelveDataSource
@@ -109,9 +109,14 @@ def test_key_echoed_in_an_error_body_is_masked(
 
 
 def test_unreachable_host_raises_source_error_after_retries(sleeps: Sleeps) -> None:
+    with closed_port() as port:  # bound here, never listening: refused, taken by nobody
+        _unreachable(sleeps, port)
+
+
+def _unreachable(sleeps: Sleeps, port: int) -> None:
     source = TwelveDataSource(
         api_key=API_KEY,
-        base_url=f"http://127.0.0.1:{free_port()}",
+        base_url=f"http://127.0.0.1:{port}",
         timeout=1.0,
         max_retries=2,
         min_interval_seconds=0.0,

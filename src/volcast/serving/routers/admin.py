@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from volcast.serving.deps import AdminDep, ServiceDep
-from volcast.serving.schemas import ErrorResponse, ReloadResponse
+from volcast.serving.deps import ADMIN_ERRORS, AdminDep, ServiceDep
+from volcast.serving.schemas import ReloadResponse
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -14,15 +14,11 @@ router = APIRouter(prefix="/admin", tags=["admin"])
     "/reload",
     response_model=ReloadResponse,
     summary="Reload every model from the registry and refresh the stored bars",
-    responses={
-        401: {"model": ErrorResponse, "description": "Missing or wrong bearer token"},
-        403: {"model": ErrorResponse, "description": "Admin disabled (no token configured)"},
-    },
+    responses=ADMIN_ERRORS,
 )
 def reload(_: AdminDep, service: ServiceDep) -> ReloadResponse:
     """Reloads the served alias of every instrument even if its version did not change."""
-    refreshed = service.refresh_data()
-    reloaded = service.refresh_models(force=True)
+    reloaded, refreshed = service.reload()
     return ReloadResponse(
         reloaded=[f"{slug} {interval}" for slug, interval in reloaded],
         data_refreshed=[f"{slug} {interval}" for slug, interval in refreshed],

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from volcast.serving import forecast
 from volcast.serving.deps import ServiceDep
-from volcast.serving.routers.common import ERRORS, utc_timestamp
+from volcast.serving.routers.common import ERRORS
 from volcast.serving.schemas import FeedbackRequest, FeedbackResponse
 
 router = APIRouter(tags=["feedback"])
@@ -22,24 +23,25 @@ async def feedback(request: FeedbackRequest, service: ServiceDep) -> FeedbackRes
 
     Idempotent per bar: a repeat is acknowledged (``duplicate``) and not counted again.
     """
-    entry = service.resolve(request.symbol, request.interval)
-    as_of = utc_timestamp(request.as_of, field="as_of")
-    scored = service.feedback(entry, as_of, float(request.realized_variance))
-    detail = None
-    if scored.duplicate:
-        detail = (
-            f"duplicate: feedback for {entry.symbol} {entry.interval} at {as_of.isoformat()} "
-            f"was already counted (realized variance {scored.realized!r}); not counted again"
+    outcome = service.feedback(
+        forecast.FeedbackRequest(
+            symbol=request.symbol,
+            interval=request.interval,
+            as_of=request.as_of,
+            realized_variance=request.realized_variance,
         )
+    )
+    scored = outcome.scored
     return FeedbackResponse(
-        symbol=entry.symbol,
-        interval=entry.interval,
-        as_of=as_of.to_pydatetime(),
+        symbol=outcome.series.symbol,
+        interval=outcome.series.interval,
+        as_of=outcome.as_of.to_pydatetime(),
         realized_variance=scored.realized,
         forecast_variance=scored.forecast,
         baseline_variance=scored.baseline,
         qlike=scored.loss,
         rolling_qlike=scored.rolling,
         duplicate=scored.duplicate,
-        detail=detail,
+        counted=scored.counted and not scored.duplicate,
+        detail=outcome.detail,
     )

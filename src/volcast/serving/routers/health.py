@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pandas as pd
 from fastapi import APIRouter, Response, status
 
 from volcast.serving import metrics
@@ -29,32 +28,27 @@ async def health(service: ServiceDep) -> Health:
 )
 async def ready(service: ServiceDep, response: Response) -> Readiness:
     """200 ``ready`` (or ``degraded`` with reasons, e.g. registry down) or 503 ``unavailable``."""
-    servable, reasons = service.readiness()
-    now = pd.Timestamp.now(tz="UTC")
-    instruments = []
-    for entry in sorted(service.entries.values(), key=lambda e: (e.symbol, e.interval)):
-        last = entry.bars.last_timestamp if entry.bars is not None else None
-        instruments.append(
-            InstrumentStatus(
-                symbol=entry.symbol,
-                interval=entry.interval,
-                model=model_ref(entry.model) if entry.model is not None else None,
-                model_error=entry.model_error,
-                last_bar=last.to_pydatetime() if last is not None else None,
-                data_age_seconds=(now - last).total_seconds() if last is not None else None,
-                stale=service.is_stale(entry),
-                synthetic=entry.bars.synthetic if entry.bars is not None else False,
-                forecast_ready=entry.forecast is not None,
-            )
-        )
-    if not servable:
+    state = service.readiness()
+    if not state.servable:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    state = "unavailable" if not servable else ("degraded" if reasons else "ready")
     return Readiness(
-        status=state,
-        reasons=reasons,
-        registry_reachable=service.registry_ok,
-        instruments=instruments,
+        status=state.status,
+        reasons=state.reasons,
+        registry_reachable=state.registry_reachable,
+        instruments=[
+            InstrumentStatus(
+                symbol=item.symbol,
+                interval=item.interval,
+                model=model_ref(item.model) if item.model is not None else None,
+                model_error=item.model_error,
+                last_bar=item.last_bar.to_pydatetime() if item.last_bar is not None else None,
+                data_age_seconds=item.data_age_seconds,
+                stale=item.stale,
+                synthetic=item.synthetic,
+                forecast_ready=item.forecast_ready,
+            )
+            for item in state.series
+        ],
     )
 
 

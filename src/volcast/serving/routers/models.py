@@ -17,15 +17,12 @@ router = APIRouter(tags=["model"])
 async def model_info(service: ServiceDep) -> ModelInfo:
     """Name, version, alias, run, horizon and input features of every served model."""
     details = []
-    for entry in sorted(service.entries.values(), key=lambda e: (e.symbol, e.interval)):
-        model = entry.model
-        if model is None:
-            continue
+    for model in service.served_models():
         builder = model.builder
         details.append(
             ModelDetail(
-                symbol=entry.symbol,
-                interval=entry.interval,
+                symbol=model.symbol,
+                interval=model.interval,
                 model=model_ref(model),
                 horizon=model.horizon,
                 feature_names=model.feature_inputs,

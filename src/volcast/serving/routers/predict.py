@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
-import pandas as pd
 from fastapi import APIRouter
 
-from volcast.errors import ConfigError, ModelUnavailableError, VolcastError
-from volcast.serving import metrics
 from volcast.serving.deps import ServiceDep
-from volcast.serving.routers.common import ERRORS, model_ref, utc_timestamp
+from volcast.serving.forecast import Forecast, ForecastRequest
+from volcast.serving.routers.common import ERRORS, model_ref
 from volcast.serving.schemas import (
     Baseline,
     BatchRequest,
@@ -19,141 +15,49 @@ from volcast.serving.schemas import (
     PredictRequest,
     PredictResponse,
 )
-from volcast.serving.service import (
-    Entry,
-    ForecastService,
-    annualize,
-    require_model,
-)
 
 router = APIRouter(tags=["predict"])
 
 
-def _response(
-    service: ForecastService,
-    entry: Entry,
-    *,
-    as_of: pd.Timestamp,
-    variance: float,
-    baseline: float | None,
-    mode: str,
-) -> PredictResponse:
-    model = require_model(entry)
-    volatility, annual = annualize(variance, entry.interval, horizon=model.horizon)
-    base = None
-    if baseline is not None:
-        b_vol, b_annual = annualize(baseline, entry.interval, horizon=model.horizon)
-        base = Baseline(variance=baseline, volatility=b_vol, annualized_volatility=b_annual)
-    step = pd.Timedelta(entry.interval)
-    metrics.PREDICTIONS.labels(entry.symbol, entry.interval, mode).inc()
+def _request(request: PredictRequest) -> ForecastRequest:
+    return ForecastRequest(
+        symbol=request.symbol,
+        interval=request.interval,
+        features=request.features,
+        as_of=request.as_of,
+    )
+
+
+def _response(forecast: Forecast) -> PredictResponse:
+    base = forecast.baseline
     return PredictResponse(
-        symbol=entry.symbol,
-        interval=entry.interval,
-        as_of=as_of.to_pydatetime(),
-        target_time=(as_of + step * model.horizon).to_pydatetime(),
-        horizon=model.horizon,
-        variance=variance,
-        volatility=volatility,
-        annualized_volatility=annual,
-        model=model_ref(model),
-        baseline=base,
-        drift=DriftFlags(**service.drift_state(entry)),
-        input="bars" if mode == "bars" else "features",
-        synthetic=entry.bars.synthetic if entry.bars is not None else False,
-    )
-
-
-def _from_bars(
-    service: ForecastService, entry: Entry, as_of: pd.Timestamp | None
-) -> PredictResponse:
-    """The precomputed forecast of the latest stored bar; ``as_of``, if given, must be that bar."""
-    require_model(entry)
-    forecast = entry.forecast
-    if forecast is None:
-        raise ModelUnavailableError(
-            f"no forecast for {entry.symbol} {entry.interval}: "
-            f"{entry.forecast_error or 'no stored bars'}",
-            symbol=entry.symbol,
-            interval=entry.interval,
-        )
-    if as_of is not None and as_of != forecast.as_of:
-        raise ConfigError(
-            f"as_of {as_of.isoformat()} is not the latest stored bar "
-            f"{forecast.as_of.isoformat()} of {entry.symbol} {entry.interval}: as_of is only used "
-            "with explicit features; a forecast by symbol is for the latest stored bar",
-            symbol=entry.symbol,
-            interval=entry.interval,
-        )
-    return _response(
-        service,
-        entry,
-        as_of=forecast.as_of,
-        variance=forecast.variance,
-        baseline=entry.baseline,
-        mode="bars",
-    )
-
-
-def _as_of(request: PredictRequest) -> pd.Timestamp | None:
-    if request.as_of is not None:
-        return utc_timestamp(request.as_of, field="as_of")
-    return None
-
-
-def _count_error(entry: Entry | None, request: PredictRequest, exc: VolcastError) -> None:
-    symbol = entry.symbol if entry is not None else request.symbol
-    interval = entry.interval if entry is not None else (request.interval or "")
-    metrics.PREDICTION_ERRORS.labels(symbol, interval, type(exc).__name__).inc()
-
-
-def _forecast_many(
-    service: ForecastService, requests: list[PredictRequest]
-) -> list[PredictResponse]:
-    """Answer requests in order; explicit-feature rows of one instrument are scored together."""
-    entries: list[Entry] = []
-    for index, request in enumerate(requests):
-        try:
-            entries.append(service.resolve(request.symbol, request.interval))
-        except VolcastError as exc:
-            _count_error(None, request, exc)
-            if len(requests) > 1:
-                exc.context["item"] = index
-            raise
-    out: list[PredictResponse | None] = [None] * len(requests)
-    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for index, (request, entry) in enumerate(zip(requests, entries, strict=True)):
-        try:
-            if request.features is None:
-                out[index] = _from_bars(service, entry, _as_of(request))
-            else:
-                groups[(entry.symbol, entry.interval)].append(index)
-        except VolcastError as exc:
-            _count_error(entry, request, exc)
-            if len(requests) > 1:
-                exc.context["item"] = index
-            raise
-    for indices in groups.values():
-        entry = entries[indices[0]]
-        rows = [dict(requests[i].features or {}) for i in indices]
-        try:
-            given = [_as_of(requests[i]) for i in indices]
-            variances, stamps = service.predict_features(entry, rows, given)
-            baselines = service.baseline_for(entry, rows, stamps)
-        except VolcastError as exc:
-            _count_error(entry, requests[indices[0]], exc)
-            if len(requests) > 1:
-                exc.context["items"] = ",".join(str(i) for i in indices)
-            raise
-        for k, i in enumerate(indices):
-            out[i] = _response(
-                service,
-                entry,
-                as_of=stamps[k],
-                variance=float(variances[k]),
-                baseline=baselines[k],
-                mode="features",
+        symbol=forecast.series.symbol,
+        interval=forecast.series.interval,
+        as_of=forecast.as_of.to_pydatetime(),
+        target_time=forecast.target_time.to_pydatetime(),
+        horizon=forecast.horizon,
+        variance=forecast.forecast.variance,
+        volatility=forecast.forecast.volatility,
+        annualized_volatility=forecast.forecast.annualized_volatility,
+        model=model_ref(forecast.model),
+        baseline=(
+            None
+            if base is None
+            else Baseline(
+                variance=base.variance,
+                volatility=base.volatility,
+                annualized_volatility=base.annualized_volatility,
             )
-    return [item for item in out if item is not None]
+        ),
+        drift=DriftFlags(
+            detected=forecast.drift.detected,
+            ood_ratio=forecast.drift.ood_ratio,
+            drifted_features=forecast.drift.drifted_features,
+            window=forecast.drift.window,
+        ),
+        input=forecast.input,
+        synthetic=forecast.synthetic,
+    )
 
 
 @router.post(
@@ -164,7 +68,7 @@ def _forecast_many(
 )
 async def predict(request: PredictRequest, service: ServiceDep) -> PredictResponse:
     """By symbol from the latest stored bars (omit ``features``), or from explicit features."""
-    return _forecast_many(service, [request])[0]
+    return _response(service.forecast(_request(request)))
 
 
 @router.post(
@@ -175,4 +79,5 @@ async def predict(request: PredictRequest, service: ServiceDep) -> PredictRespon
 )
 async def predict_batch(batch: BatchRequest, service: ServiceDep) -> BatchResponse:
     """Answers every item in order; the first bad item fails the batch and is named."""
-    return BatchResponse(items=_forecast_many(service, list(batch.items)))
+    forecasts = service.forecast_many([_request(item) for item in batch.items])
+    return BatchResponse(items=[_response(forecast) for forecast in forecasts])

@@ -1,0 +1,79 @@
+"""Prometheus export of the service's state: every gauge and counter set in one place.
+
+The metric definitions (and their multi-worker handling) live in
+:mod:`volcast.serving.metrics`; the service calls these functions when its state changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from volcast.monitoring import DriftDetector, LossTracker
+from volcast.monitoring.loss import HAR, MODEL
+from volcast.series import Series
+from volcast.serving import metrics
+from volcast.serving.entry import Entry
+from volcast.serving.holder import ServedModel
+
+
+def model_swapped(series: Series, old: ServedModel | None, new: ServedModel | None) -> None:
+    """Mark the model info of ``old`` off and the version and info of ``new`` on."""
+    labels = (series.symbol, series.interval)
+    if old is not None and (new is None or old.version != new.version):
+        metrics.MODEL_INFO.labels(*labels, old.name, str(old.version), old.run_id).set(0.0)
+    if new is not None:
+        metrics.MODEL_VERSION.labels(*labels, new.name, new.alias or "").set(new.version)
+        metrics.MODEL_INFO.labels(*labels, new.name, str(new.version), new.run_id).set(1.0)
+
+
+def forecast_made(series: Series, variance: float) -> None:
+    """The variance of the latest precomputed forecast."""
+    metrics.PREDICTION_VARIANCE.labels(series.symbol, series.interval).set(variance)
+
+
+def drift(series: Series, detector: DriftDetector) -> None:
+    """Out-of-distribution ratio, drift flag, and per-feature mean shift and PSI."""
+    labels = (series.symbol, series.interval)
+    metrics.OOD_RATIO.labels(*labels).set(detector.ood_ratio)
+    metrics.DRIFT_DETECTED.labels(*labels).set(1.0 if detector.drift_detected else 0.0)
+    for name, value in detector.mean_shift.items():
+        metrics.FEATURE_MEAN_SHIFT.labels(*labels, name).set(value)
+    for name, value in detector.psi.items():
+        metrics.FEATURE_PSI.labels(*labels, name).set(value)
+
+
+def feedback_counted(series: Series, tracker: LossTracker) -> None:
+    """One more feedback, and the rolling QLIKE of the model and of the HAR baseline."""
+    labels = (series.symbol, series.interval)
+    for forecaster in (MODEL, HAR):
+        rolling = tracker.rolling(forecaster)
+        if rolling is not None:
+            metrics.FORECAST_LOSS.labels(*labels, forecaster).set(rolling)
+    metrics.FEEDBACK.labels(*labels).inc()
+
+
+def freshness(entries: Iterable[Entry]) -> None:
+    """The timestamp and age of every series' latest bar."""
+    now = time.time()
+    for entry in entries:
+        if entry.bars is None:
+            continue
+        last = entry.bars.last_timestamp.timestamp()
+        metrics.DATA_LAST_BAR.labels(entry.symbol, entry.interval).set(last)
+        metrics.DATA_AGE.labels(entry.symbol, entry.interval).set(now - last)
+
+
+def registry_up(up: bool) -> None:
+    """Whether the last registry poll succeeded."""
+    metrics.REGISTRY_UP.set(1.0 if up else 0.0)
+
+
+def prediction(series: Series, mode: str) -> None:
+    """One forecast returned (``mode`` is ``bars`` or ``features``)."""
+    metrics.PREDICTIONS.labels(series.symbol, series.interval, mode).inc()
+
+
+def prediction_error(symbol: str, interval: str, error: Exception) -> None:
+    """One forecast request failed after validation."""
+    metrics.PREDICTION_ERRORS.labels(symbol, interval, type(error).__name__).inc()
