@@ -135,7 +135,7 @@ def main() -> None:
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     v_port, m_port = free_port(), free_port()
     volcast = subprocess.Popen(
-        [sys.executable, "-m", "volcast.serving.cli_serve", "--port", str(v_port),
+        [sys.executable, "-m", "volcast", "serve", "--port", str(v_port),
          "--log-level", "warning"],
         env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -46,7 +46,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "volcast.serving.cli_serve",
+            "volcast",
+            "serve",
             "--host",
             "127.0.0.1",
             "--port",
