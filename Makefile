@@ -17,6 +17,7 @@ run: setup  ## set up and run the whole pipeline on the embedded (synthetic) sam
 lint: setup
 	uv run ruff check src tests benchmarks
 	uv run ruff format --check src tests benchmarks
+	uv run lint-imports
 
 typecheck: setup
 	uv run mypy
