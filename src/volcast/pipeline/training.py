@@ -151,7 +151,7 @@ def _unchanged(
         return None
     reason = (
         f"dataset {spec.content_hash[:12]}, parameters and code unchanged since "
-        f"v{version} (@challenger); pass force to retrain"
+        f"v{version} (@challenger)"
     )
     return TrainResult(
         layout.symbol,
