@@ -29,8 +29,8 @@ from volcast.config import get_settings, load_params
 from volcast.errors import (
     VolcastError,
 )
+from volcast.registry.served import ModelLoader, RegistryLoader
 from volcast.serving import metrics
-from volcast.serving.holder import ModelLoader, RegistryLoader
 from volcast.serving.routers import admin, feedback, health, models, predict
 from volcast.serving.service import ForecastService
 from volcast.serving.settings import ServingSettings

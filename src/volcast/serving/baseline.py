@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 
 from volcast.errors import VolcastError
-from volcast.features import build_dataset
+from volcast.evaluation.latest import fit_har, har_last
 from volcast.models import HarModel
+from volcast.registry.served import ServedModel
 from volcast.schemas import TIMESTAMP
 from volcast.serving.bars import Bars
-from volcast.serving.holder import ServedModel
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +35,9 @@ class HarBaselines:
         cache_key = (key, bars.content_hash)
         if cache_key in self._fitted:
             return self._fitted[cache_key]
-        builder = model.builder
         har: HarModel | None
         try:
-            data = build_dataset(
-                bars.frame,
-                features=builder.features,
-                target=builder.target,
-                interval=builder.interval,
-            )
-            names = builder.feature_names
-            train = data.dropna(subset=[*names, "target"])
-            har = HarModel(interval=builder.interval, horizon=builder.target.horizon)
-            har.fit(train.drop(columns=["target"]), train["target"])
+            har = fit_har(bars.frame, model.builder)
         except (VolcastError, ValueError, KeyError, np.linalg.LinAlgError) as exc:
             log.warning("HAR baseline unavailable for %s %s: %s", *key, exc)
             har = None
@@ -58,15 +48,7 @@ class HarBaselines:
 
 def forecast_last(har: HarModel | None, model: ServedModel, bars: pd.DataFrame) -> float | None:
     """The HAR forecast at the last of ``bars`` (None without a HAR or when it fails)."""
-    if har is None:
-        return None
-    row = model.builder.transform_last(bars)
-    frame = pd.DataFrame({c: [float(row.get(c, math.nan))] for c in har.columns_})
-    frame.insert(0, TIMESTAMP, pd.DatetimeIndex([pd.Timestamp(row.name)]))  # type: ignore[arg-type]
-    try:
-        return float(har.predict(frame)[0])
-    except (VolcastError, ValueError, ArithmeticError):
-        return None
+    return har_last(har, model.builder, bars)
 
 
 def forecast_rows(

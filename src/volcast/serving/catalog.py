@@ -26,12 +26,12 @@ from volcast.errors import (
     VolcastError,
 )
 from volcast.features import FeatureBuilder
+from volcast.registry.served import ModelLoader, ServedModel
 from volcast.schemas import slugify
 from volcast.series import Series
 from volcast.serving import baseline, export
 from volcast.serving.bars import Bars, read_bars, read_meta, scan_curated
 from volcast.serving.entry import Entry
-from volcast.serving.holder import ModelLoader, ServedModel
 from volcast.serving.monitor import SeriesMonitor
 from volcast.serving.scoring import score_latest
 from volcast.serving.settings import ServingSettings

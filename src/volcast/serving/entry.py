@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from volcast.errors import ModelUnavailableError
 from volcast.models import HarModel
+from volcast.registry.served import ServedModel
 from volcast.series import Series
 from volcast.serving.bars import Bars
-from volcast.serving.holder import ServedModel
 from volcast.serving.scoring import BarForecast
 
 

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 
 from volcast.monitoring import DriftDetector, LossTracker
 from volcast.monitoring.loss import HAR, MODEL
+from volcast.registry.served import ServedModel
 from volcast.series import Series
 from volcast.serving import metrics
 from volcast.serving.entry import Entry
-from volcast.serving.holder import ServedModel
 
 
 def model_swapped(series: Series, old: ServedModel | None, new: ServedModel | None) -> None:

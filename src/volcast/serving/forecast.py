@@ -17,9 +17,9 @@ import pandas as pd
 
 from volcast.errors import BadRequestError, NotFoundError
 from volcast.monitoring import Scored
+from volcast.registry.served import ServedModel
 from volcast.schemas import bars_per_year
 from volcast.series import Series
-from volcast.serving.holder import ServedModel
 from volcast.serving.monitor import DriftState
 
 Mode = Literal["bars", "features"]

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from volcast.monitoring import DriftDetector, LossTracker, Scored
+from volcast.registry.served import ServedModel
 from volcast.series import Series
 from volcast.serving import export
-from volcast.serving.holder import ServedModel
 from volcast.serving.settings import ServingSettings
 
 

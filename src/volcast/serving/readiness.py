@@ -8,9 +8,9 @@ from typing import Literal
 
 import pandas as pd
 
+from volcast.registry.served import ServedModel
 from volcast.schemas import interval_timedelta
 from volcast.serving.entry import Entry
-from volcast.serving.holder import ServedModel
 
 
 @dataclass(frozen=True)

@@ -1,62 +1,18 @@
-"""Forecasts by the served model: of the latest stored bar, at an earlier bar, of feature rows.
+"""Forecasts by the served model: at an earlier stored bar, and of explicit feature rows.
 
-The latest forecast is made the way training made its forecasts: features for the last
-``rows`` complete dataset rows, the model run through them by
-:func:`volcast.evaluation.folds.predict_block` (sequential models such as EWMA, GARCH and the
-combination carry state row to row, so scoring the last row alone would be wrong for them),
-the last forecast kept.
+The forecast of the latest bar is :func:`volcast.evaluation.latest.score_latest` (the way
+training made its forecasts), re-exported here for the service.
 """
 
 from __future__ import annotations
-
-import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from volcast.errors import BadRequestError, ConflictError, ModelError
-from volcast.evaluation.folds import predict_block
-from volcast.features import build_dataset
+from volcast.evaluation.latest import BarForecast, score_latest
+from volcast.registry.served import ServedModel
 from volcast.schemas import TIMESTAMP
-from volcast.serving.holder import ServedModel
-
-
-@dataclass(frozen=True)
-class BarForecast:
-    """A variance forecast made at bar ``as_of`` from the stored bars, with its features."""
-
-    as_of: pd.Timestamp
-    variance: float
-    features: dict[str, float]
-
-
-def score_latest(model: ServedModel, bars: pd.DataFrame, *, rows: int) -> BarForecast:
-    """Forecast at the last of the cleaned ``bars``, made as training makes it.
-
-    Raises ModelError when the bars are too few to complete the model's inputs.
-    """
-    builder = model.builder
-    data = build_dataset(
-        bars.tail(rows + builder.required_history),
-        features=builder.features,
-        target=builder.target,
-        interval=builder.interval,
-    ).drop(columns=["target"])
-    last = data.iloc[-1]
-    values = {name: float(last[name]) for name in model.feature_inputs if name in data.columns}
-    missing = [n for n in model.feature_inputs if not math.isfinite(values.get(n, math.nan))]
-    if missing:
-        raise ModelError(
-            f"the latest {len(bars)} bars leave {len(missing)} model input(s) incomplete "
-            f"({', '.join(missing[:5])}); the model needs {builder.required_history} bars",
-            symbol=model.symbol,
-            interval=model.interval,
-        )
-    complete = data.iloc[builder.warmup_bars :].tail(rows)
-    complete = complete[complete[model.feature_inputs].notna().all(axis=1)].reset_index(drop=True)
-    variance = float(predict_block(model, complete, len(complete) - 1, len(complete))[0])
-    return BarForecast(as_of=pd.Timestamp(last[TIMESTAMP]), variance=variance, features=values)
 
 
 def score_at(
@@ -115,3 +71,6 @@ def score_features(
         raise BadRequestError(
             f"model {model.name} cannot score these features: {exc}", **context
         ) from exc
+
+
+__all__ = ["BarForecast", "refuse_sequential", "score_at", "score_features", "score_latest"]

@@ -21,6 +21,7 @@ import pandas as pd
 from volcast.config import Params
 from volcast.errors import ConflictError, NotFoundError, VolcastError
 from volcast.monitoring import Scored
+from volcast.registry.served import ModelLoader, ServedModel
 from volcast.schemas import interval_timedelta
 from volcast.serving import baseline, export
 from volcast.serving.catalog import Catalog, Key
@@ -34,7 +35,6 @@ from volcast.serving.forecast import (
     annualize,
     utc_timestamp,
 )
-from volcast.serving.holder import ModelLoader, ServedModel
 from volcast.serving.readiness import Readiness, readiness
 from volcast.serving.scoring import refuse_sequential, score_at, score_features
 from volcast.serving.settings import ServingSettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from volcast.serving.holder import ServedModel
+from volcast.registry.served import ServedModel
 from volcast.serving.schemas import ErrorResponse, ModelRef
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -1,4 +1,7 @@
-"""The model in service per symbol: loading ``@champion`` from the registry behind a protocol.
+"""A registered model ready to forecast: ``@champion`` loaded behind a protocol.
+
+Used by the API and by the stream worker alike (the registry's loaded-model API for
+everything that forecasts from stored bars).
 
 :class:`ServedModel` is what the hot path needs of a registered model: its input columns, the
 feature builder it was trained with, its drift reference and a ``predict`` on a feature
@@ -133,7 +136,7 @@ class RegistryLoader:
 
     def current_version(self, symbol: str, interval: str) -> int | None:
         """The version ``alias`` resolves to (raises RegistryError when unreachable)."""
-        from volcast.registry import resolve_alias
+        from volcast.registry.loading import resolve_alias
 
         return resolve_alias(
             symbol, interval, self.alias, tracking_uri=self.tracking_uri, **self._limits()
@@ -141,7 +144,7 @@ class RegistryLoader:
 
     def load(self, symbol: str, interval: str) -> ServedModel:
         """Load the aliased version; NotFoundError when unset, RegistryError when down."""
-        from volcast.registry import load_model
+        from volcast.registry.loading import load_model
 
         loaded = load_model(
             symbol, interval, self.alias, tracking_uri=self.tracking_uri, **self._limits()
