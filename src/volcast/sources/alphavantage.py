@@ -21,7 +21,8 @@ import pandas as pd
 from volcast.errors import ConfigError, RetryableSourceError, SourceError
 from volcast.schemas import empty_bars, interval_timedelta
 from volcast.sources.base import RawSink, discard_raw
-from volcast.sources.http import HttpSource, as_utc, bars_frame, finalize_bars, map_interval
+from volcast.sources.frames import as_utc, bars_frame, finalize_bars, map_interval
+from volcast.sources.http import HttpSource
 
 INTERVALS = {
     "1min": "1min",

@@ -19,8 +19,7 @@ import pandas as pd
 from volcast.errors import RetryableSourceError, SourceError
 from volcast.schemas import empty_bars, interval_timedelta
 from volcast.sources.base import RawSink, discard_raw
-from volcast.sources.http import (
-    HttpSource,
+from volcast.sources.frames import (
     as_utc,
     bars_frame,
     concat_bars,
@@ -28,6 +27,7 @@ from volcast.sources.http import (
     map_interval,
     split_pair,
 )
+from volcast.sources.http import HttpSource
 
 INTERVALS = {
     "1min": "histominute:1",

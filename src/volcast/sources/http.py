@@ -1,9 +1,9 @@
-"""Shared machinery of the live HTTP sources: retries, rate limiting, key masking, bar frames.
+"""The base class of the live HTTP sources: an injected httpx client with tenacity retries.
 
 Every provider module subclasses :class:`HttpSource` and implements ``fetch`` with
 :meth:`HttpSource._get_json`, which
 
-* waits for the per-provider rate limit (:class:`MinIntervalLimiter`),
+* waits for the per-provider rate limit (:class:`volcast.sources.limits.MinIntervalLimiter`),
 * retries with tenacity on 429, 5xx, timeouts and connection errors (exponential backoff
   with full jitter, or exactly the provider's ``Retry-After`` when it sends one),
 * lets the provider turn an error hidden in an HTTP 200 body into a (retryable) error,
@@ -11,222 +11,36 @@ Every provider module subclasses :class:`HttpSource` and implements ``fetch`` wi
 * and raises :class:`volcast.errors.SourceError` naming provider, symbol and status after
   the last retry. :class:`volcast.errors.RetryableSourceError` never escapes.
 
-API keys are masked in every message, and a logging filter redacts key query parameters
-from httpx's own request log lines.
+API keys are masked in every message, and :mod:`volcast.sources.redact` redacts key query
+parameters from httpx's own request log lines. Providers build their bars with the helpers
+of :mod:`volcast.sources.frames`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self
 
 import httpx
-import numpy as np
 import pandas as pd
 import tenacity
 
 from volcast.errors import ConfigError, RetryableSourceError, SourceError
-from volcast.schemas import BAR_COLUMNS, PRICE_COLUMNS, TIMESTAMP, empty_bars
+from volcast.sources.frames import as_utc
+from volcast.sources.limits import MinIntervalLimiter, Sleep, parse_retry_after
+from volcast.sources.redact import install_log_redaction
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], pd.Timestamp]
-Sleep = Callable[[float], None]
-
-SECRET_QUERY_PARAMS = frozenset({"apikey", "api_key", "token", "access_token"})
-"""Query parameters whose values never appear in logs or error messages."""
-
-_REDACTED = "REDACTED"
 
 
 def utc_now() -> pd.Timestamp:
     """The current time as a tz-aware UTC timestamp (the default clock of live sources)."""
     return pd.Timestamp.now(tz="UTC")
-
-
-def redact_url(url: httpx.URL | str) -> str:
-    """``url`` with the values of :data:`SECRET_QUERY_PARAMS` replaced by ``REDACTED``."""
-    parsed = httpx.URL(str(url))
-    if not any(k.lower() in SECRET_QUERY_PARAMS for k in parsed.params):
-        return str(parsed)
-    params = [
-        (k, _REDACTED if k.lower() in SECRET_QUERY_PARAMS else v)
-        for k, v in parsed.params.multi_items()
-    ]
-    return str(parsed.copy_with(params=params))
-
-
-class _RedactHttpxLog(logging.Filter):
-    """Rewrites the URL argument of httpx's ``HTTP Request: ...`` log records."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
-            record.args = tuple(
-                redact_url(a) if isinstance(a, httpx.URL) else a for a in record.args
-            )
-        return True
-
-
-def install_log_redaction() -> None:
-    """Attach the key-redacting filter to the ``httpx`` logger (idempotent)."""
-    httpx_logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _RedactHttpxLog) for f in httpx_logger.filters):
-        httpx_logger.addFilter(_RedactHttpxLog())
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
-
-
-class MinIntervalLimiter:
-    """Keeps at least ``min_interval`` seconds between the starts of consecutive requests.
-
-    Thread-safe; one limiter per source instance, so a long-running worker that reuses its
-    source stays within the provider's limit. ``monotonic`` and ``sleep`` are injectable
-    for tests.
-    """
-
-    def __init__(
-        self,
-        *,
-        min_interval: float,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Sleep = time.sleep,
-    ) -> None:
-        if min_interval < 0:
-            raise ConfigError(f"min_interval must be >= 0, got {min_interval}")
-        self.min_interval = min_interval
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._last: float | None = None
-
-    def wait(self) -> float:
-        """Block until the next request may start; returns the seconds waited."""
-        with self._lock:
-            now = self._monotonic()
-            delay = 0.0 if self._last is None else self._last + self.min_interval - now
-            if delay > 0:
-                self._sleep(delay)
-                now += delay
-            self._last = now
-            return max(delay, 0.0)
-
-
-def bars_frame(
-    *,
-    timestamps: Iterable[Any] | pd.Series[Any] | pd.DatetimeIndex,
-    open: Iterable[Any],
-    high: Iterable[Any],
-    low: Iterable[Any],
-    close: Iterable[Any],
-    volume: Iterable[Any] | None = None,
-) -> pd.DataFrame:
-    """A bar frame with the schema dtypes from raw provider values (strings or numbers).
-
-    Timestamps must already be tz-aware or parseable as UTC. Unparseable prices become NaN
-    (logged) so the quality gate can name them, rather than failing the whole fetch.
-    """
-    ts = pd.to_datetime(pd.Series(list(timestamps), dtype=object), utc=True, format="ISO8601")
-    frame = pd.DataFrame({TIMESTAMP: ts.astype("datetime64[ns, UTC]")})
-    raw_columns = {"open": open, "high": high, "low": low, "close": close}
-    for column in PRICE_COLUMNS:
-        frame[column] = _to_float(raw_columns[column], len(frame), column)
-    frame["volume"] = (
-        np.full(len(frame), np.nan) if volume is None else _to_float(volume, len(frame), "volume")
-    )
-    return frame[list(BAR_COLUMNS)]
-
-
-def _to_float(values: Iterable[Any], n: int, column: str) -> pd.Series[float]:
-    series = pd.Series(list(values), dtype=object)
-    if len(series) != n:
-        raise ValueError(f"column {column!r} has {len(series)} values for {n} timestamps")
-    numeric = pd.to_numeric(series, errors="coerce").astype("float64")
-    bad = int(numeric.isna().sum() - series.isna().sum())
-    if bad:
-        logger.warning("%d unparseable %s values became NaN", bad, column)
-    return numeric
-
-
-def finalize_bars(
-    frame: pd.DataFrame,
-    *,
-    interval: pd.Timedelta,
-    now: pd.Timestamp,
-    since: pd.Timestamp | None,
-) -> pd.DataFrame:
-    """Sorted, de-duplicated closed bars strictly after ``since``.
-
-    A bar is closed when ``timestamp + interval <= now``; the one still forming is dropped.
-    Duplicated timestamps (page overlaps) keep the last value received.
-    """
-    if frame.empty:
-        return empty_bars()
-    out = frame.sort_values(TIMESTAMP, kind="stable").drop_duplicates(TIMESTAMP, keep="last")
-    out = out[out[TIMESTAMP] + interval <= now]
-    if since is not None:
-        out = out[out[TIMESTAMP] > as_utc(since)]
-    return out.reset_index(drop=True)
-
-
-def as_utc(ts: pd.Timestamp) -> pd.Timestamp:
-    """``ts`` as tz-aware UTC (naive timestamps are taken to be UTC already)."""
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def concat_bars(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Pages concatenated in order (empty pages ignored); an empty frame if none has rows."""
-    non_empty = [f for f in frames if not f.empty]
-    if not non_empty:
-        return empty_bars()
-    return pd.concat(non_empty, ignore_index=True)
-
-
-def split_pair(symbol: str, *, provider: str) -> tuple[str, str]:
-    """``("EUR", "USD")`` from ``EUR/USD`` (also ``EUR_USD``); ConfigError when not a pair."""
-    for sep in ("/", "_"):
-        if sep in symbol:
-            base, _, quote = symbol.partition(sep)
-            if base.isalnum() and quote.isalnum():
-                return base.upper(), quote.upper()
-    raise ConfigError(
-        f"{provider} needs a currency pair such as EUR/USD or BTC/USD, got {symbol!r}",
-        provider=provider,
-        symbol=symbol,
-    )
-
-
-def map_interval(interval: str, mapping: Mapping[str, str], *, provider: str) -> str:
-    """The provider's name for a volcast interval; ConfigError listing the supported ones."""
-    try:
-        return mapping[interval]
-    except KeyError:
-        raise ConfigError(
-            f"{provider} does not support interval {interval!r}; supported: {', '.join(mapping)}",
-            provider=provider,
-            interval=interval,
-        ) from None
 
 
 class HttpSource:

@@ -17,14 +17,14 @@ import pandas as pd
 from volcast.errors import RetryableSourceError, SourceError
 from volcast.schemas import empty_bars, interval_timedelta
 from volcast.sources.base import RawSink, discard_raw
-from volcast.sources.http import (
-    HttpSource,
+from volcast.sources.frames import (
     as_utc,
     bars_frame,
     concat_bars,
     finalize_bars,
     map_interval,
 )
+from volcast.sources.http import HttpSource
 
 INTERVALS = {
     "1min": "1min",

@@ -10,7 +10,8 @@ import pytest
 
 from tests.helpers import closed_port
 from volcast.errors import ConfigError, SourceError
-from volcast.sources.http import MinIntervalLimiter, parse_retry_after, redact_url
+from volcast.sources.limits import MinIntervalLimiter, parse_retry_after
+from volcast.sources.redact import redact_url
 from volcast.sources.twelvedata import TwelveDataSource
 
 from .conftest import API_KEY, CASE_BY_NAME, ReplayServer, Reply, Sleeps
