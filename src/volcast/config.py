@@ -179,6 +179,27 @@ class PromotionParams(_Section):
     window_bars: int = Field(default=500, ge=24, description="Recent out-of-sample window")
 
 
+class MonitoringParams(_Section):
+    """The live loop's monitor (SPEC 13, 18): detectors and the retrain trigger."""
+
+    drift_window: int = Field(default=168, ge=1, description="Feature rows in the drift window")
+    drift_min_samples: int = Field(default=48, ge=1)
+    psi_threshold: float = Field(default=0.25, gt=0.0)
+    ood_threshold: float = Field(default=0.15, gt=0.0, le=1.0)
+    decay_k: float = Field(default=0.5, ge=0.0, description="CUSUM allowance, in scale units")
+    false_alarm_rate: float = Field(
+        default=0.05,
+        gt=0.0,
+        lt=1.0,
+        description="Share of unchanged 1,000-bar stretches the decay threshold lets alarm",
+    )
+    trigger_k: int = Field(default=3, ge=1, description="Signals among the last trigger_n bars")
+    trigger_n: int = Field(default=6, ge=1)
+    cooldown_bars: int = Field(default=168, ge=0, description="Bars between two retrains")
+    loss_window: int = Field(default=168, ge=1, description="Rolling realized-QLIKE window")
+    settle_seconds: float = Field(default=5.0, ge=0.0, description="Wait after a bar closes")
+
+
 class Params(_Section):
     """Everything in ``params.yaml``."""
 
@@ -190,6 +211,7 @@ class Params(_Section):
     profile: ProfileParams = ProfileParams()
     train: TrainParams = TrainParams()
     promotion: PromotionParams = PromotionParams()
+    monitoring: MonitoringParams = MonitoringParams()
     extra: dict[str, Any] = Field(default_factory=dict, description="Sections of later stages")
 
 

@@ -1,6 +1,11 @@
 """Variance estimators, the feature builder shared by training and serving, and the target."""
 
-from volcast.features.builder import SEASONAL_OBSERVATIONS, FeatureBuilder, build_dataset
+from volcast.features.builder import (
+    CALENDAR_FEATURES,
+    SEASONAL_OBSERVATIONS,
+    FeatureBuilder,
+    build_dataset,
+)
 from volcast.features.estimators import (
     ESTIMATOR_COLUMNS,
     log_returns,
@@ -11,6 +16,7 @@ from volcast.features.spec import Dataset, DatasetSpec
 from volcast.features.target import build_target
 
 __all__ = [
+    "CALENDAR_FEATURES",
     "ESTIMATOR_COLUMNS",
     "SEASONAL_OBSERVATIONS",
     "Dataset",

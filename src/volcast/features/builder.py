@@ -105,6 +105,14 @@ class _RowWriter:
         return row
 
 
+CALENDAR_FEATURES: Final = frozenset(
+    {"hour", "hour_sin", "hour_cos", "dow", "dow_sin", "dow_cos", "month_sin", "month_cos"}
+)
+"""Features that only encode the bar's calendar position (plus ``seasonal_log_rv``'s key):
+their distribution over any short window differs from training's by construction, so input
+drift is not measured on them."""
+
+
 class FeatureBuilder:
     """Turns clean bars into one feature row per bar; serving calls :meth:`transform_last`.
 

@@ -45,6 +45,8 @@ class ServedModel:
     sequential: bool = False
     """Whether a forecast depends on earlier rows (EWMA, GARCH, combination): such a model is
     run through the history in time order and its last forecast taken."""
+    kind: str | None = None
+    """The candidate the model is (``combination``, ``lightgbm``, ...) when its config says."""
     loaded_at: float = field(default_factory=time.time)
 
     @property
@@ -163,4 +165,10 @@ class RegistryLoader:
             reference_stats=loaded.reference_stats,
             predictor=loaded.predict_variance,
             sequential=loaded.sequential,
+            kind=_kind(loaded.feature_config),
         )
+
+
+def _kind(feature_config: dict[str, Any]) -> str | None:
+    kind = feature_config.get("model")
+    return kind if isinstance(kind, str) else None

@@ -1,0 +1,277 @@
+"""The stream worker's view of the champion: its forecasts, its monitor, and retraining.
+
+:class:`ChampionForecaster` follows ``@champion`` in the registry (the same
+:class:`~volcast.registry.served.ServedModel` the API serves) and forecasts the latest bar
+with :func:`~volcast.evaluation.latest.score_latest`, the HAR baseline next to it. For each
+champion it builds a :class:`~volcast.monitoring.monitor.SeriesMonitor` calibrated on the
+latest walk-forward backtest of that model: the surprise CUSUM on the champion's
+out-of-sample surprises, the relative CUSUM on its QLIKE differential against HAR, the drift
+detector on the reference statistics logged with the model.
+
+:func:`retrain` is what the loop runs when the trigger fires: features on every curated bar,
+``train`` and the usual promotion.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from volcast.config import MonitoringParams, Params
+from volcast.errors import ConfigError, ModelUnavailableError, VolcastError
+from volcast.evaluation.latest import fit_har, har_last, score_latest
+from volcast.evaluation.metrics import qlike_losses
+from volcast.features import CALENDAR_FEATURES
+from volcast.models import HarModel
+from volcast.monitoring.decay import Cusum, SurpriseCusum, calibrate_cusum, calibrate_values
+from volcast.monitoring.drift import DriftDetector
+from volcast.monitoring.events import Event
+from volcast.monitoring.monitor import SeriesMonitor
+from volcast.monitoring.trigger import RetrainTrigger
+from volcast.pipeline.replay import Clock
+from volcast.pipeline.run import RunContext
+from volcast.pipeline.stream import BarForecast, StreamWorker
+from volcast.registry.served import RegistryLoader, ServedModel
+from volcast.series import Series
+from volcast.storage import Storage
+
+log = logging.getLogger(__name__)
+
+UNCALIBRATED_THRESHOLD = 12.0
+"""Decay CUSUM line when no backtest of the champion is stored to calibrate on."""
+
+
+def _uncalibrated(settings: MonitoringParams) -> SurpriseCusum:
+    return SurpriseCusum(level=0.0, scale=1.0, k=settings.decay_k, threshold=UNCALIBRATED_THRESHOLD)
+
+
+class ChampionForecaster:
+    """Forecasts of ``@champion`` for one series, reloaded when the alias moves."""
+
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        series: Series,
+        params: Params,
+        tracking_uri: str | None = None,
+        history_rows: int = 2000,
+    ) -> None:
+        self.storage = storage
+        self.series = series
+        self.params = params
+        self.history_rows = history_rows
+        self.loader = RegistryLoader(alias="champion", params=params, tracking_uri=tracking_uri)
+        self.model: ServedModel | None = None
+        self._har: HarModel | None = None
+        self._har_age = 0
+
+    @property
+    def version(self) -> int | None:
+        return None if self.model is None else self.model.version
+
+    def refresh(self) -> bool:
+        """Load the champion when the alias points at another version; True when it did."""
+        try:
+            current = self.loader.current_version(self.series.symbol, self.series.interval)
+        except VolcastError as exc:  # registry down: keep forecasting with the last good model
+            log.warning("registry unreachable, keeping v%s: %s", self.version, exc)
+            return False
+        if current is None or current == self.version:
+            return False
+        self.model = self.loader.load(self.series.symbol, self.series.interval)
+        self._har = None
+        return True
+
+    def _require(self) -> ServedModel:
+        if self.model is None and not self.refresh():
+            raise ModelUnavailableError(
+                f"no @champion for {self.series}; run `volcast pipeline` first",
+                symbol=self.series.symbol,
+                interval=self.series.interval,
+            )
+        assert self.model is not None
+        return self.model
+
+    def forecast(self, bars: pd.DataFrame) -> BarForecast:
+        """The champion's and HAR's forecasts made at the last of ``bars``."""
+        model = self._require()
+        made = score_latest(model, bars, rows=self.history_rows)
+        if self._har is None or self._har_age >= self.params.train.refit_every:
+            try:
+                self._har = fit_har(bars, model.builder)
+            except (VolcastError, ValueError, KeyError, np.linalg.LinAlgError) as exc:
+                log.warning("HAR baseline unavailable for %s: %s", self.series, exc)
+                self._har = None
+            self._har_age = 0
+        self._har_age += 1
+        return BarForecast(
+            as_of=made.as_of,
+            variance=made.variance,
+            baseline=har_last(self._har, model.builder, bars),
+            features=made.features,
+            model_version=model.version,
+        )
+
+    def new_monitor(self, previous: SeriesMonitor | None) -> SeriesMonitor:
+        """A monitor for the champion in service, calibrated on its backtest when stored."""
+        model = self._require()
+        settings = self.params.monitoring
+        decay, relative = self._detectors(model, settings)
+        drift = DriftDetector(
+            model.reference_stats,
+            features=[n for n in model.feature_inputs if n not in CALENDAR_FEATURES],
+            window=settings.drift_window,
+            min_samples=settings.drift_min_samples,
+            psi_threshold=settings.psi_threshold,
+            ood_threshold=settings.ood_threshold,
+        )
+        if previous is not None:
+            return previous.rebase(
+                model_version=model.version, decay=decay, relative=relative, drift=drift
+            )
+        return SeriesMonitor(
+            model_version=model.version,
+            decay=decay,
+            relative=relative,
+            drift=drift,
+            trigger=RetrainTrigger(
+                k=settings.trigger_k, n=settings.trigger_n, cooldown=settings.cooldown_bars
+            ),
+            loss_window=settings.loss_window,
+        )
+
+    def _detectors(
+        self, model: ServedModel, settings: MonitoringParams
+    ) -> tuple[SurpriseCusum, Cusum | None]:
+        """Decay detectors calibrated on the stored backtest of the champion's kind."""
+        predictions = self._backtest(model)
+        if predictions is None:
+            log.warning(
+                "no backtest of %s to calibrate on: uncalibrated decay detector", model.kind
+            )
+            return _uncalibrated(settings), None
+        rate = settings.false_alarm_rate
+        own, har = predictions
+        try:
+            surprise = calibrate_cusum(
+                own["realized_variance"], own["forecast_variance"], k=settings.decay_k,
+                false_alarm_rate=rate,
+            )  # fmt: skip
+        except ConfigError as exc:
+            log.warning("decay calibration failed (%s): uncalibrated detector", exc)
+            return _uncalibrated(settings), None
+        relative: Cusum | None = None
+        if har is not None:
+            joined = own.merge(har, on="timestamp", suffixes=("", "_har"))
+            y = joined["realized_variance"].to_numpy()
+            diff = qlike_losses(y, joined["forecast_variance"].to_numpy()) - qlike_losses(
+                y, joined["forecast_variance_har"].to_numpy()
+            )
+            try:
+                calibration = calibrate_values(
+                    diff, k=settings.decay_k, false_alarm_rate=rate, upward_only=True
+                )
+                relative = Cusum.from_calibration(calibration, upward_only=True)
+            except ConfigError as exc:
+                log.warning("relative decay calibration failed: %s", exc)
+        return SurpriseCusum.from_calibration(surprise), relative
+
+    def _backtest(self, model: ServedModel) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
+        """The champion kind's and HAR's out-of-sample rows of the stored backtest."""
+        path = self.series.layout.backtest_predictions
+        if model.kind is None or not self.storage.exists(path):
+            return None
+        frame = self.storage.read_parquet(path)
+        own = frame.loc[frame["model"] == model.kind]
+        if own.empty:
+            return None
+        har = frame.loc[frame["model"] == "har"]
+        columns = ["timestamp", "forecast_variance", "realized_variance"]
+        return own[columns].reset_index(drop=True), (
+            None if har.empty or model.kind == "har" else har[columns[:2]].reset_index(drop=True)
+        )
+
+
+def retrain(
+    *, storage: Storage, series: Series, params: Params, tracking_uri: str | None
+) -> dict[str, Any]:
+    """Features on every curated bar, train, then the usual promotion; the decision."""
+    from volcast.pipeline import stages, training
+    from volcast.pipeline.promotion import promote
+
+    # the profile report is for people reading a batch run, not for every retrain of the loop
+    quiet = params.model_copy(
+        update={"profile": params.profile.model_copy(update={"enabled": False})}
+    )
+    stages.features(storage=storage, symbol=series.symbol, interval=series.interval, params=quiet)
+    trained = training.train(
+        storage=storage,
+        symbol=series.symbol,
+        interval=series.interval,
+        params=params,
+        tracking_uri=tracking_uri,
+    )
+    decision, report = promote(
+        storage=storage,
+        symbol=series.symbol,
+        interval=series.interval,
+        params=params,
+        tracking_uri=tracking_uri,
+    )
+    return {
+        "promoted": decision.promoted,
+        "reason": decision.reason,
+        "challenger": trained.challenger,
+        "challenger_version": decision.challenger_version,
+        "champion_version": decision.champion_version,
+        "report": report,
+    }
+
+
+def stream_worker(
+    ctx: RunContext,
+    *,
+    replay: bool,
+    speed: float,
+    stop: threading.Event,
+    on_event: Callable[[Event], None],
+) -> StreamWorker:
+    """The live loop of ``ctx``'s series: live on its source, or replaying its file."""
+    from volcast.pipeline.replay import LiveClock, ReplayClock, ReplaySource
+
+    series, params = ctx.series, ctx.params
+    source = ctx.source.open(params)
+    clock: Clock
+    if replay:
+        if source.live:
+            raise ConfigError("--replay plays a file: use it with --source csv|parquet --path F")
+        source = ReplaySource(source)
+        clock = ReplayClock(interval=series.interval, speed=speed)
+    else:
+        clock = LiveClock(interval=series.interval, settle_seconds=params.monitoring.settle_seconds)
+    forecaster = ChampionForecaster(
+        storage=ctx.storage, series=series, params=params, tracking_uri=ctx.tracking_uri
+    )
+
+    def run_retrain(target: Series) -> dict[str, Any]:
+        return retrain(
+            storage=ctx.storage, series=target, params=params, tracking_uri=ctx.tracking_uri
+        )
+
+    return StreamWorker(
+        storage=ctx.storage,
+        series=series,
+        params=params,
+        source=source,
+        clock=clock,
+        forecaster=forecaster,
+        retrain=run_retrain,
+        stop=stop,
+        on_event=on_event,
+    )
