@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,41 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+@contextmanager
+def serving(root: Path, env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
+    """``volcast serve`` on an OS-chosen port until ready; yields its URL, stops it after."""
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "volcast",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "serve.log").open("wb"),
+    )
+    try:
+        url = f"http://127.0.0.1:{listening_port(server)}"
+        wait_until(
+            lambda: httpx.get(f"{url}/ready", timeout=5).status_code == 200,
+            what="the forecast service to be ready",
+            deadline=180,
+        )
+        yield url
+    finally:
+        stop(server)
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     root = tmp_path_factory.mktemp("serve-live")
@@ -104,36 +140,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         "VOLCAST_SERVE_REGISTRY_TIMEOUT_SECONDS": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(root / "metrics"),
     }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "volcast",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=(root / "serve.log").open("wb"),
-    )
     try:
-        url = f"http://127.0.0.1:{listening_port(server)}"
-        wait_until(
-            lambda: httpx.get(f"{url}/ready", timeout=5).status_code == 200,
-            what="the forecast service to be ready",
-            deadline=180,
-        )
-        yield Live(url, tracking_uri, mlflow, root)
+        with serving(root, env, workers=2) as url:
+            yield Live(url, tracking_uri, mlflow, root)
     finally:
-        stop(server)
         stop(mlflow)
 
 

@@ -14,12 +14,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.api.conftest import store_bars, synthetic_bars, train_and_register
-from tests.helpers import listening_port
-from tests.integration.test_serve_live import stop, wait_until
+from tests.integration.test_serve_live import serving
 from volcast.storage import Storage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -42,34 +40,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "VOLCAST_SERVE_HISTORY_BARS": "1200",
         "VOLCAST_ADMIN_TOKEN": TOKEN,
     }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "volcast",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=(root / "serve.log").open("wb"),
-    )
-    try:
-        url = f"http://127.0.0.1:{listening_port(server)}"
-        wait_until(
-            lambda: httpx.get(f"{url}/ready", timeout=5).status_code == 200,
-            what="the forecast service to be ready",
-            deadline=180,
-        )
+    with serving(root, env) as url:
         yield url
-    finally:
-        stop(server)
 
 
 def test_schemathesis_all_checks_find_no_failure(served: str, tmp_path: Path) -> None:
