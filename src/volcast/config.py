@@ -177,6 +177,11 @@ class PromotionParams(_Section):
         default=0.0, ge=0.0, description="Relative QLIKE improvement the challenger needs"
     )
     window_bars: int = Field(default=500, ge=24, description="Recent out-of-sample window")
+    shift_min_bars: int = Field(
+        default=48,
+        ge=12,
+        description="After a detected change, judge on the bars since it once this many exist",
+    )
 
 
 class MonitoringParams(_Section):

@@ -113,3 +113,8 @@ class Layout:
     @property
     def monitoring_dir(self) -> str:
         return f"monitoring/{self.slug}/{self.interval}"
+
+    @property
+    def monitoring_summary(self) -> str:
+        """The stream worker's state summary: the gauges every API worker exports."""
+        return f"{self.monitoring_dir}/state.json"

@@ -99,9 +99,10 @@ def serving(root: Path, env: dict[str, str], *, workers: int = 1) -> Iterator[st
         stop(server)
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    root = tmp_path_factory.mktemp("serve-live")
+@contextmanager
+def mlflow_server(root: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real ``mlflow server`` (SQLite backend, proxied artefacts under ``root``) until ready;
+    yields its URL and process, stops it after."""
     mlflow = subprocess.Popen(
         [
             sys.executable,
@@ -122,11 +123,25 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         stdout=subprocess.DEVNULL,
         stderr=(root / "mlflow.log").open("wb"),
     )
-    tracking_uri = f"http://127.0.0.1:{listening_port(mlflow)}"
-    wait_until(
-        lambda: httpx.get(f"{tracking_uri}/health", timeout=2).status_code == 200,
-        what="the MLflow server",
-    )
+    try:
+        tracking_uri = f"http://127.0.0.1:{listening_port(mlflow)}"
+        wait_until(
+            lambda: httpx.get(f"{tracking_uri}/health", timeout=2).status_code == 200,
+            what="the MLflow server",
+        )
+        yield tracking_uri, mlflow
+    finally:
+        stop(mlflow)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    root = tmp_path_factory.mktemp("serve-live")
+    with mlflow_server(root) as (tracking_uri, mlflow):
+        yield from _live(root, tracking_uri, mlflow)
+
+
+def _live(root: Path, tracking_uri: str, mlflow: subprocess.Popen[bytes]) -> Iterator[Live]:
     bars = synthetic_bars(1200)
     store_bars(Storage(root / "data"), bars)
     train_and_register(bars, kind="lightgbm", tracking_uri=tracking_uri)
@@ -140,11 +155,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         "VOLCAST_SERVE_REGISTRY_TIMEOUT_SECONDS": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(root / "metrics"),
     }
-    try:
-        with serving(root, env, workers=2) as url:
-            yield Live(url, tracking_uri, mlflow, root)
-    finally:
-        stop(mlflow)
+    with serving(root, env, workers=2) as url:
+        yield Live(url, tracking_uri, mlflow, root)
 
 
 def _predict_requests_total(url: str) -> float:

@@ -71,6 +71,7 @@ class RollingForecaster:
     stop_after: int | None = None
     stop: threading.Event | None = None
     retrains: list[str] = field(default_factory=list)
+    retrain_since: list[pd.Timestamp | None] = field(default_factory=list)
 
     @property
     def version(self) -> int | None:
@@ -102,8 +103,11 @@ class RollingForecaster:
             )
         return previous.rebase(model_version=self.version_, decay=decay)
 
-    def retrain(self, series: Series) -> dict[str, Any]:
+    def retrain(
+        self, series: Series, *, since: pd.Timestamp | None = None, decayed: bool = False
+    ) -> dict[str, Any]:
         self.retrains.append(str(series))
+        self.retrain_since.append(since)
         self.version_ += 1
         return {"promoted": True, "reason": "test retrain", "version": self.version_}
 
@@ -210,6 +214,11 @@ def test_a_volatility_shift_raises_decay_and_a_retrain_that_promotes(
     assert forecaster.retrains == [str(SERIES)] * report.retrains
     assert report.promotions >= 1
     decay_at = next(e.time for e in report.events if e.event == "decay")
-    assert decay_at >= bars["timestamp"].iloc[N_HISTORY + 20]
+    shift = bars["timestamp"].iloc[N_HISTORY + 20]
+    assert decay_at >= shift
+    # the retrain is told where the change began (Page's estimate: the alarming run's start)
+    since = forecaster.retrain_since[0]
+    assert since is not None
+    assert shift - pd.Timedelta(hours=12) <= since <= decay_at
     log = MonitorStore(storage, SERIES).read_log()
     assert log["model_version"].iloc[-1] > log["model_version"].iloc[0]

@@ -63,10 +63,16 @@ class Calibration:
 class Cusum:
     """Two-sided robust CUSUM on ``z = clip((x - level) / scale)`` of a stream of values ``x``.
 
+    :attr:`run_length` counts the values since the larger sum last stood at zero: when the
+    detector alarms, the change most likely began that many values ago (Page's estimate).
+
     ``k`` is the allowance in scale units (half the shift to detect quickly: 0.5 aims at
     shifts of about one scale); ``threshold`` the alarm line; ``clip`` bounds one value's
     influence. ``upward_only`` ignores downward moves (for a loss, only getting worse matters).
     """
+
+    up_run_: int = 0
+    down_run_: int = 0
 
     def __init__(
         self,
@@ -78,6 +84,7 @@ class Cusum:
         clip: float = 3.0,
         upward_only: bool = False,
     ) -> None:
+        self.up_run_ = self.down_run_ = 0
         if not (math.isfinite(scale) and scale > 0):
             raise ConfigError(f"CUSUM scale must be a positive number, got {scale!r}")
         if not (k >= 0 and threshold > 0 and clip > k):
@@ -115,6 +122,8 @@ class Cusum:
         z = min(max((x - self.level) / self.scale, -self.clip), self.clip)
         self.up_ = max(0.0, self.up_ + z - self.k)
         self.down_ = 0.0 if self.upward_only else max(0.0, self.down_ - z - self.k)
+        self.up_run_ = self.up_run_ + 1 if self.up_ > 0 else 0
+        self.down_run_ = self.down_run_ + 1 if self.down_ > 0 else 0
         self.last_z_ = z
         self.n_seen_ += 1
         self.n_since_reset_ += 1
@@ -123,8 +132,14 @@ class Cusum:
     def reset(self) -> Self:
         """Restart both sums (after an alarm has been acted on, or a new champion)."""
         self.up_ = self.down_ = 0.0
+        self.up_run_ = self.down_run_ = 0
         self.n_since_reset_ = 0
         return self
+
+    @property
+    def run_length(self) -> int:
+        """Values since the larger sum was last zero (0 while both are)."""
+        return self.up_run_ if self.up_ >= self.down_ else self.down_run_
 
     @property
     def statistic(self) -> float:

@@ -51,8 +51,10 @@ class SeriesMonitor:
         relative: Cusum | None = None,
         drift: DriftDetector | None = None,
         loss_window: int = 168,
+        training_qlike: float | None = None,
     ) -> None:
         self.model_version = model_version
+        self.training_qlike = training_qlike
         self.decay = decay
         self.relative = relative
         self.drift = drift
@@ -93,9 +95,7 @@ class SeriesMonitor:
         if features is not None and self.drift is not None:
             self.drift.update(features)
         signals: dict[str, dict[str, Any]] = {}
-        if self.decay.drift_detected or (
-            self.relative is not None and self.relative.drift_detected
-        ):
+        if self.decay_detected:
             signals["decay"] = self._decay_detail()
         if self.drift is not None and self.drift.drift_detected:
             signals["drift"] = self._drift_detail()
@@ -109,6 +109,24 @@ class SeriesMonitor:
         return events
 
     @property
+    def decay_detected(self) -> bool:
+        """Whether either decay detector is alarming."""
+        return self.decay.drift_detected or (
+            self.relative is not None and self.relative.drift_detected
+        )
+
+    @property
+    def change_bars_ago(self) -> int | None:
+        """While decay alarms: how many bars ago the change began (the alarming CUSUM's run
+        length, the longest if both alarm); None otherwise."""
+        runs = [
+            detector.run_length
+            for detector in (self.decay, self.relative)
+            if detector is not None and detector.drift_detected
+        ]
+        return max(runs) if runs else None
+
+    @property
     def retrain_due(self) -> bool:
         """Whether the last observed bar fired the retrain trigger."""
         return self.trigger.fired
@@ -120,6 +138,7 @@ class SeriesMonitor:
         decay: SurpriseCusum,
         relative: Cusum | None = None,
         drift: DriftDetector | None = None,
+        training_qlike: float | None = None,
     ) -> Self:
         """A new champion (or a retrain that kept the old one): fresh detectors, same trigger.
 
@@ -127,6 +146,7 @@ class SeriesMonitor:
         challenger does not make the very next bar ask again.
         """
         self.model_version = model_version
+        self.training_qlike = training_qlike
         self.decay = decay
         self.relative = relative
         self.drift = drift
@@ -168,13 +188,17 @@ class SeriesMonitor:
             "last_bar": None if self.last_bar_ is None else self.last_bar_.isoformat(),
             "rolling_qlike": _rolling_mean(self.losses_),
             "rolling_qlike_baseline": _rolling_mean(self.baseline_losses_),
+            "training_qlike": self.training_qlike,
             "loss_window": self.loss_window,
             "decay_statistic": self.decay.statistic,
             "decay_threshold": self.decay.threshold,
-            "decay_detected": self.decay.drift_detected,
+            "decay_detected": self.decay_detected,
             "relative_statistic": None if self.relative is None else self.relative.statistic,
+            "relative_threshold": None if self.relative is None else self.relative.threshold,
             "drift_detected": bool(drift is not None and drift.drift_detected),
             "ood_ratio": 0.0 if drift is None else drift.ood_ratio,
+            "drifted_features": [] if drift is None else list(drift.drifted_features),
+            "drift_window": 0 if drift is None else drift.n_window,
             "psi": {} if drift is None else drift.psi,
             "feature_mean_shift": {} if drift is None else drift.mean_shift,
             "retrain_pending": self.trigger.pending_,

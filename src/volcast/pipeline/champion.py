@@ -122,7 +122,7 @@ class ChampionForecaster:
         """A monitor for the champion in service, calibrated on its backtest when stored."""
         model = self._require()
         settings = self.params.monitoring
-        decay, relative = self._detectors(model, settings)
+        decay, relative, training_qlike = self._detectors(model, settings)
         drift = DriftDetector(
             model.reference_stats,
             features=[n for n in model.feature_inputs if n not in CALENDAR_FEATURES],
@@ -133,7 +133,11 @@ class ChampionForecaster:
         )
         if previous is not None:
             return previous.rebase(
-                model_version=model.version, decay=decay, relative=relative, drift=drift
+                model_version=model.version,
+                decay=decay,
+                relative=relative,
+                drift=drift,
+                training_qlike=training_qlike,
             )
         return SeriesMonitor(
             model_version=model.version,
@@ -144,20 +148,27 @@ class ChampionForecaster:
                 k=settings.trigger_k, n=settings.trigger_n, cooldown=settings.cooldown_bars
             ),
             loss_window=settings.loss_window,
+            training_qlike=training_qlike,
         )
 
     def _detectors(
         self, model: ServedModel, settings: MonitoringParams
-    ) -> tuple[SurpriseCusum, Cusum | None]:
-        """Decay detectors calibrated on the stored backtest of the champion's kind."""
+    ) -> tuple[SurpriseCusum, Cusum | None, float | None]:
+        """Decay detectors calibrated on the stored backtest of the champion's kind, and the
+        champion's out-of-sample QLIKE there (its training-time loss level)."""
         predictions = self._backtest(model)
         if predictions is None:
             log.warning(
                 "no backtest of %s to calibrate on: uncalibrated decay detector", model.kind
             )
-            return _uncalibrated(settings), None
+            return _uncalibrated(settings), None, None
         rate = settings.false_alarm_rate
         own, har = predictions
+        losses = qlike_losses(
+            own["realized_variance"].to_numpy(), own["forecast_variance"].to_numpy()
+        )
+        finite = losses[np.isfinite(losses)]
+        training_qlike = float(finite.mean()) if finite.size else None
         try:
             surprise = calibrate_cusum(
                 own["realized_variance"], own["forecast_variance"], k=settings.decay_k,
@@ -165,7 +176,7 @@ class ChampionForecaster:
             )  # fmt: skip
         except ConfigError as exc:
             log.warning("decay calibration failed (%s): uncalibrated detector", exc)
-            return _uncalibrated(settings), None
+            return _uncalibrated(settings), None, training_qlike
         relative: Cusum | None = None
         if har is not None:
             joined = own.merge(har, on="timestamp", suffixes=("", "_har"))
@@ -180,7 +191,7 @@ class ChampionForecaster:
                 relative = Cusum.from_calibration(calibration, upward_only=True)
             except ConfigError as exc:
                 log.warning("relative decay calibration failed: %s", exc)
-        return SurpriseCusum.from_calibration(surprise), relative
+        return SurpriseCusum.from_calibration(surprise), relative, training_qlike
 
     def _backtest(self, model: ServedModel) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
         """The champion kind's and HAR's out-of-sample rows of the stored backtest."""
@@ -199,9 +210,20 @@ class ChampionForecaster:
 
 
 def retrain(
-    *, storage: Storage, series: Series, params: Params, tracking_uri: str | None
+    *,
+    storage: Storage,
+    series: Series,
+    params: Params,
+    tracking_uri: str | None,
+    since: pd.Timestamp | None = None,
+    decayed: bool = False,
 ) -> dict[str, Any]:
-    """Features on every curated bar, train, then the usual promotion; the decision."""
+    """Features on every curated bar, train, then the usual promotion; the decision.
+
+    ``since`` (where the detected change began) and ``decayed`` go to
+    :func:`~volcast.pipeline.promotion.promote`: after a regime change the challenger is
+    judged on the bars since it, and a decaying champion loses its incumbency.
+    """
     from volcast.pipeline import stages, training
     from volcast.pipeline.promotion import promote
 
@@ -223,6 +245,8 @@ def retrain(
         interval=series.interval,
         params=params,
         tracking_uri=tracking_uri,
+        since=since,
+        champion_decayed=decayed,
     )
     return {
         "promoted": decision.promoted,
@@ -259,9 +283,16 @@ def stream_worker(
         storage=ctx.storage, series=series, params=params, tracking_uri=ctx.tracking_uri
     )
 
-    def run_retrain(target: Series) -> dict[str, Any]:
+    def run_retrain(
+        target: Series, *, since: pd.Timestamp | None = None, decayed: bool = False
+    ) -> dict[str, Any]:
         return retrain(
-            storage=ctx.storage, series=target, params=params, tracking_uri=ctx.tracking_uri
+            storage=ctx.storage,
+            series=target,
+            params=params,
+            tracking_uri=ctx.tracking_uri,
+            since=since,
+            decayed=decayed,
         )
 
     return StreamWorker(

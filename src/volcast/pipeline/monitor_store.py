@@ -25,11 +25,14 @@ import numpy as np
 import pandas as pd
 
 from volcast.errors import StorageError
-from volcast.monitoring.events import Event
+from volcast.monitoring.events import EVENT_KINDS, Event
 from volcast.monitoring.monitor import SeriesMonitor
 from volcast.schemas import TIMESTAMP
 from volcast.series import Series
 from volcast.storage import Storage
+
+RETRAIN_FAILED: Final = "retrain_failed"
+"""The count of ``retrain_done`` events with ``ok: false`` in the summary's ``events``."""
 
 LOG_COLUMNS: Final = (
     TIMESTAMP,
@@ -62,7 +65,8 @@ class MonitorStore:
         self.log_path = f"{base}/forecasts.parquet"
         self.events_path = f"{base}/events.jsonl"
         self.state_path = f"{base}/state.pkl"
-        self.summary_path = f"{base}/state.json"
+        self.summary_path = series.layout.monitoring_summary
+        self._counts: dict[str, int] | None = None
 
     # ----- forecasts log ----------------------------------------------------------------------
 
@@ -111,7 +115,20 @@ class MonitorStore:
         if new:
             body = existing + "".join(line + "\n" for _, line in new)
             self.storage.write_bytes(self.events_path, body.encode())
+            self._counts = None  # recounted from the file when next asked
         return [e for e, _ in new]
+
+    def event_counts(self) -> dict[str, int]:
+        """How many events of each kind the log holds; a failed retrain also counts as
+        ``retrain_failed`` (every kind present, 0 when none)."""
+        if self._counts is None:
+            counts = dict.fromkeys((*EVENT_KINDS, RETRAIN_FAILED), 0)
+            for event in self.read_events():
+                counts[event.event] = counts.get(event.event, 0) + 1
+                if event.event == "retrain_done" and event.detail.get("ok") is False:
+                    counts[RETRAIN_FAILED] += 1
+            self._counts = counts
+        return dict(self._counts)
 
     # ----- state ------------------------------------------------------------------------------
 
@@ -139,6 +156,7 @@ class MonitorStore:
             "symbol": self.series.symbol,
             "interval": self.series.interval,
             "last_processed": _iso(state.last_processed),
+            "events": self.event_counts(),
         }
         self.storage.write_json(self.summary_path, _finite(summary))
 

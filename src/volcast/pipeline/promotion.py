@@ -71,6 +71,7 @@ def compare_and_promote(
     window: str | None = None,
     plot: Path | None = None,
     tracking_uri: str | None = None,
+    champion_decayed: bool = False,
 ) -> PromotionDecision:
     """Compare ``@challenger`` with the live ``@champion`` and move the alias if it wins.
 
@@ -106,6 +107,7 @@ def compare_and_promote(
         champion=champion_score,
         baselines=baselines,
         margin=margin,
+        champion_decayed=champion_decayed,
     )
     report_dir.mkdir(parents=True, exist_ok=True)
     report = report_dir / f"comparison_{series.slug}_{interval}.md"
@@ -136,10 +138,17 @@ def promote(
     interval: str,
     params: Params,
     tracking_uri: str | None = None,
+    since: pd.Timestamp | None = None,
+    champion_decayed: bool = False,
 ) -> tuple[PromotionDecision, str]:
     """Compare ``@challenger`` with the live ``@champion`` on the same recent window.
 
-    The window is the last ``promotion.window_bars`` labelled bars, and every model forecasts
+    The window is the last ``promotion.window_bars`` labelled bars; after a change the live
+    monitor detected at ``since``, it is the bars from ``since`` on once there are at least
+    ``promotion.shift_min_bars`` of them (judging on a window still mostly of the old
+    regime would favour the model fitted to it). ``champion_decayed`` (the monitor found the
+    champion decaying in service) turns the burden of proof (see
+    :func:`~volcast.evaluation.promotion.decide`). Every model forecasts
     each of its bars out of sample by the same walk-forward protocol: the challenger and the
     baselines with their forecasts from the latest backtest, the champion by refitting its
     registered specification (hyperparameters and feature set) on the same fold schedule
@@ -164,8 +173,7 @@ def promote(
         )
     predictions = storage.read_parquet(layout.backtest_predictions)
     labelled = labelled_rows(dataset.frame, dataset.spec.feature_names)
-    window = params.promotion.window_bars
-    stamps = predictions[TIMESTAMP].drop_duplicates().sort_values().iloc[-window:]
+    stamps, since_change = _window(predictions, params, since)
     in_window = predictions[predictions[TIMESTAMP].isin(set(stamps))]
     first_row = int(np.flatnonzero(labelled[TIMESTAMP].isin(set(stamps)).to_numpy())[0])
     challenger_version = int(meta["version"])
@@ -202,6 +210,9 @@ def promote(
         plot = out / f"forecast_{layout.slug}_{interval}.png"
         plot.write_bytes(forecast_plot(chosen))
         first, last = stamps.iloc[0], stamps.iloc[-1]
+        described = f"last {len(stamps)} out-of-sample bars, {first} .. {last}"
+        if since_change:
+            described += f" (since the change detected at {since})"
         decision = compare_and_promote(
             symbol=symbol,
             interval=interval,
@@ -209,11 +220,25 @@ def promote(
             baselines=baselines,
             margin=params.promotion.margin,
             report_dir=out,
-            window=f"last {len(stamps)} out-of-sample bars, {first} .. {last}",
+            window=described,
             plot=plot,
             tracking_uri=tracking_uri,
+            champion_decayed=champion_decayed,
         )
         for path in sorted(out.iterdir()):
             storage.write_bytes(f"{layout.promotion_dir}/{path.name}", path.read_bytes())
         report = f"{layout.promotion_dir}/{Path(str(decision.report_path)).name}"
     return decision, storage.url(report)
+
+
+def _window(
+    predictions: pd.DataFrame, params: Params, since: pd.Timestamp | None
+) -> tuple[pd.Series, bool]:
+    """The out-of-sample bars to judge on, and whether they are the bars since a change."""
+    stamps = predictions[TIMESTAMP].drop_duplicates().sort_values().reset_index(drop=True)
+    window = params.promotion.window_bars
+    if since is not None:
+        after = stamps[stamps >= pd.Timestamp(since)]
+        if len(after) >= params.promotion.shift_min_bars:
+            return after.iloc[-window:], True
+    return stamps.iloc[-window:], False

@@ -77,8 +77,10 @@ class Forecaster(Protocol):
         ...
 
 
-Retrain = Callable[[Series], dict[str, Any]]
-"""Train and promote a series; returns the decision (``promoted``: bool, ``reason``...)."""
+Retrain = Callable[..., dict[str, Any]]
+"""``retrain(series, since=..., decayed=...)``: train and promote a series; returns the
+decision (``promoted``: bool, ``reason``...). ``since`` is the bar where the detected change
+began (None when unknown), ``decayed`` whether decay (not only drift) asked for it."""
 
 
 @dataclass
@@ -224,7 +226,7 @@ class StreamWorker:
         state.last_seen = max(bar, state.last_seen) if state.last_seen is not None else bar
         self.report.bars += 1
         if state.monitor.retrain_due:
-            self._retrain(state, bar)
+            self._retrain(state, bar, pd.DatetimeIndex(history[TIMESTAMP]))
         self.store.write_state(state)
 
     def _realize(
@@ -250,13 +252,18 @@ class StreamWorker:
             None if pd.isna(baseline) else float(baseline),
         )
 
-    def _retrain(self, state: StreamState, bar: pd.Timestamp) -> None:
+    def _retrain(self, state: StreamState, bar: pd.Timestamp, stamps: pd.DatetimeIndex) -> None:
         assert state.monitor is not None
         reason = list(state.monitor.trigger.reason)
+        ago = state.monitor.change_bars_ago
+        # the run of `ago` realized values ends at `bar`: the change began at its first bar
+        since = stamps[max(len(stamps) - ago, 0)] if ago else None
+        decayed = "decay" in reason
         self.report.retrains += 1
-        self._emit(state, [Event(bar, "retrain_started", {"reason": reason})])
+        detail = {"reason": reason, "since": None if since is None else since.isoformat()}
+        self._emit(state, [Event(bar, "retrain_started", detail)])
         try:
-            decision = self.retrain(self.series)
+            decision = self.retrain(self.series, since=since, decayed=decayed)
         except Exception as exc:  # a failed retrain is reported; the loop keeps serving
             log.exception("retrain of %s failed", self.series)
             self._emit(state, [Event(bar, "retrain_done", {"ok": False, "error": str(exc)})])

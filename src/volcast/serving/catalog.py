@@ -32,7 +32,7 @@ from volcast.series import Series
 from volcast.serving import baseline, export
 from volcast.serving.bars import Bars, read_bars, read_meta, scan_curated
 from volcast.serving.entry import Entry
-from volcast.serving.monitor import SeriesMonitor
+from volcast.serving.monitor import SeriesMonitor, read_live
 from volcast.serving.scoring import score_latest
 from volcast.serving.settings import ServingSettings
 from volcast.storage import Storage
@@ -138,6 +138,8 @@ class Catalog:
                 changed.append(series.key)
             self.last_data_poll = time.time()
         export.freshness(list(self._entries.values()))
+        for entry in list(self._entries.values()):
+            self.monitor(entry.series).set_live(read_live(self.storage, entry.series))
         return changed
 
     def _keep(self, entry: Entry, model: ServedModel | None = None) -> int:

@@ -7,7 +7,11 @@ The metric definitions (and their multi-worker handling) live in
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+from prometheus_client import Gauge
 
 from volcast.monitoring import DriftDetector, LossTracker
 from volcast.monitoring.loss import HAR, MODEL
@@ -43,14 +47,47 @@ def drift(series: Series, detector: DriftDetector) -> None:
         metrics.FEATURE_PSI.labels(*labels, name).set(value)
 
 
-def feedback_counted(series: Series, tracker: LossTracker) -> None:
-    """One more feedback, and the rolling QLIKE of the model and of the HAR baseline."""
+def feedback_counted(series: Series, tracker: LossTracker, *, losses: bool = True) -> None:
+    """One more feedback, and (``losses``) the rolling QLIKE of the model and of HAR."""
     labels = (series.symbol, series.interval)
-    for forecaster in (MODEL, HAR):
+    for forecaster in (MODEL, HAR) if losses else ():
         rolling = tracker.rolling(forecaster)
         if rolling is not None:
             metrics.FORECAST_LOSS.labels(*labels, forecaster).set(rolling)
     metrics.FEEDBACK.labels(*labels).inc()
+
+
+def _set(gauge: Gauge, labels: tuple[str, ...], value: Any) -> None:
+    if isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, int | float):
+        gauge.labels(*labels).set(float(value))
+
+
+def live_state(series: Series, summary: Mapping[str, Any]) -> None:
+    """Every gauge of the stream worker's state summary (``state.json``) of ``series``.
+
+    Every API worker reads the same file, so every worker exports the same values.
+    """
+    labels = (series.symbol, series.interval)
+    _set(metrics.OOD_RATIO, labels, summary.get("ood_ratio"))
+    _set(metrics.DRIFT_DETECTED, labels, bool(summary.get("drift_detected")))
+    for name, value in (summary.get("psi") or {}).items():
+        _set(metrics.FEATURE_PSI, (*labels, name), value)
+    for name, value in (summary.get("feature_mean_shift") or {}).items():
+        _set(metrics.FEATURE_MEAN_SHIFT, (*labels, name), value)
+    _set(metrics.FORECAST_LOSS, (*labels, MODEL), summary.get("rolling_qlike"))
+    _set(metrics.FORECAST_LOSS, (*labels, HAR), summary.get("rolling_qlike_baseline"))
+    _set(metrics.FORECAST_TRAINING_LOSS, labels, summary.get("training_qlike"))
+    for detector, prefix in (("surprise", "decay"), ("relative", "relative")):
+        _set(metrics.DECAY_STATISTIC, (*labels, detector), summary.get(f"{prefix}_statistic"))
+        _set(metrics.DECAY_THRESHOLD, (*labels, detector), summary.get(f"{prefix}_threshold"))
+    _set(metrics.DECAY_DETECTED, labels, bool(summary.get("decay_detected")))
+    for event, count in (summary.get("events") or {}).items():
+        _set(metrics.MONITORING_EVENTS, (*labels, event), count)
+    last = summary.get("last_processed")
+    if last:
+        _set(metrics.MONITORING_LAST_BAR, labels, pd.Timestamp(last).timestamp())
 
 
 def freshness(entries: Iterable[Entry]) -> None:

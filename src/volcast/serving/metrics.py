@@ -130,6 +130,45 @@ FORECAST_LOSS = Gauge(
     multiprocess_mode=_LATEST,
 )
 
+FORECAST_TRAINING_LOSS = Gauge(
+    "forecast_loss_training_qlike",
+    "The champion's out-of-sample QLIKE in its backtest: the level its realized loss is "
+    "judged against (from the stream worker's state).",
+    ["symbol", "interval"],
+    multiprocess_mode=_LATEST,
+)
+DECAY_STATISTIC = Gauge(
+    "decay_statistic",
+    "CUSUM statistic of a decay detector of the stream worker (surprise: the champion "
+    "against its own level; relative: its QLIKE against HAR's).",
+    ["symbol", "interval", "detector"],
+    multiprocess_mode=_LATEST,
+)
+DECAY_THRESHOLD = Gauge(
+    "decay_threshold",
+    "Alarm line of a decay detector (calibrated on the champion's backtest).",
+    ["symbol", "interval", "detector"],
+    multiprocess_mode=_LATEST,
+)
+DECAY_DETECTED = Gauge(
+    "decay_detected",
+    "1 when a decay detector of the stream worker is alarming, else 0.",
+    ["symbol", "interval"],
+    multiprocess_mode=_LATEST,
+)
+MONITORING_EVENTS = Gauge(
+    "monitoring_events",
+    "Events in the series' events.jsonl, by kind (retrain_failed: retrains that failed).",
+    ["symbol", "interval", "event"],
+    multiprocess_mode=_LATEST,
+)
+MONITORING_LAST_BAR = Gauge(
+    "monitoring_last_bar_timestamp_seconds",
+    "Unix time of the last bar the stream worker processed.",
+    ["symbol", "interval"],
+    multiprocess_mode=_LATEST,
+)
+
 _STARTED = time.monotonic()
 
 

@@ -3,20 +3,46 @@
 The detectors and the tracker live in :mod:`volcast.monitoring`; this module keeps one of
 each per series, serialises access to them (requests run on several threads) and exports
 their state to Prometheus.
+
+When a stream worker runs the series (``volcast stream``), its state summary
+(``monitoring/<slug>/<interval>/state.json``, read by :func:`read_live` on every data poll)
+is the source of the drift and loss gauges and of the drift flags in responses: the worker
+sees every bar, and every API worker then exports the same values. This module's own
+detector and loss window are the fallback for series no stream worker watches.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
+from volcast.errors import VolcastError
+from volcast.features import CALENDAR_FEATURES
 from volcast.monitoring import DriftDetector, LossTracker, Scored
 from volcast.registry.served import ServedModel
 from volcast.series import Series
 from volcast.serving import export
 from volcast.serving.settings import ServingSettings
+from volcast.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+def read_live(storage: Storage, series: Series) -> dict[str, Any] | None:
+    """The stream worker's state summary of ``series`` (None when no worker wrote one)."""
+    path = series.layout.monitoring_summary
+    try:
+        if not storage.exists(path):
+            return None
+        summary = storage.read_json(path)
+    except (VolcastError, OSError, ValueError) as exc:  # mid-replace on some stores, or torn
+        log.warning("cannot read %s: %s", path, exc)
+        return None
+    return summary if isinstance(summary, dict) else None
 
 
 @dataclass(frozen=True)
@@ -39,7 +65,20 @@ class SeriesMonitor:
         self._detector: DriftDetector | None = None
         self._detector_version: int | None = None
         self._seen_as_of: pd.Timestamp | None = None
+        self._live: dict[str, Any] | None = None
         self._lock = threading.Lock()
+
+    def set_live(self, summary: dict[str, Any] | None) -> None:
+        """The stream worker's latest summary (None: no worker watches this series)."""
+        with self._lock:
+            self._live = summary
+            if summary is not None:
+                export.live_state(self.series, summary)
+
+    @property
+    def live(self) -> dict[str, Any] | None:
+        """The stream worker's latest summary, if any."""
+        return self._live
 
     def observe(self, model: ServedModel, row: dict[str, float]) -> None:
         """Feed one feature row to the drift detector (a new one for a new model version)."""
@@ -50,13 +89,14 @@ class SeriesMonitor:
         if self._detector is None or self._detector_version != model.version:
             self._detector = DriftDetector(
                 model.reference_stats,
-                features=model.feature_inputs,
+                features=[n for n in model.feature_inputs if n not in CALENDAR_FEATURES],
                 window=self.settings.drift_window,
                 min_samples=self.settings.drift_min_samples,
             )
             self._detector_version = model.version
         self._detector.update(row)
-        export.drift(self.series, self._detector)
+        if self._live is None:
+            export.drift(self.series, self._detector)
 
     def forecast_made(
         self,
@@ -77,7 +117,14 @@ class SeriesMonitor:
     def drift(self) -> DriftState:
         """The drift flags for a response."""
         with self._lock:
-            detector = self._detector
+            live, detector = self._live, self._detector
+            if live is not None:
+                return DriftState(
+                    detected=bool(live.get("drift_detected")),
+                    ood_ratio=float(live.get("ood_ratio") or 0.0),
+                    drifted_features=list(live.get("drifted_features") or []),
+                    window=int(live.get("drift_window") or 0),
+                )
             if detector is None:
                 return DriftState()
             return DriftState(
@@ -102,5 +149,5 @@ class SeriesMonitor:
         with self._lock:
             scored = self.losses.score(as_of, realized, forecast, baseline)
             if scored.counted and not scored.duplicate:
-                export.feedback_counted(self.series, self.losses)
+                export.feedback_counted(self.series, self.losses, losses=self._live is None)
         return scored

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from volcast.errors import ConfigError
-from volcast.monitoring.decay import SurpriseCusum, calibrate_cusum, max_cusum, surprises
+from volcast.monitoring.decay import Cusum, SurpriseCusum, calibrate_cusum, max_cusum, surprises
 
 
 def garch_variance(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -143,3 +143,17 @@ def test_invalid_settings_are_refused(kwargs: dict[str, float]) -> None:
 def test_too_little_history_to_calibrate_is_refused() -> None:
     with pytest.raises(ConfigError, match="too few to calibrate"):
         calibrate_cusum(np.ones(20), np.ones(20))
+
+
+def test_run_length_points_at_where_the_change_began() -> None:
+    detector = Cusum(level=0.0, scale=1.0, k=0.5, threshold=5.0)
+    for _ in range(50):  # in control: z = 0 keeps both sums at zero
+        detector.update_value(0.0)
+    assert detector.run_length == 0
+    for _ in range(8):  # a shift of 1.5 scale units: the sum climbs 1 a bar
+        detector.update_value(1.5)
+    assert detector.drift_detected
+    assert detector.run_length == 8
+    restored = pickle.loads(pickle.dumps(detector))
+    assert restored.run_length == 8
+    assert detector.reset().run_length == 0
