@@ -191,6 +191,12 @@ class MonitoringParams(_Section):
     drift_min_samples: int = Field(default=168, ge=1)
     psi_threshold: float = Field(default=0.25, gt=0.0)
     ood_threshold: float = Field(default=0.15, gt=0.0, le=1.0)
+    ood_recent_bars: int = Field(
+        default=24, ge=0, description="Recent stretch checked for out-of-distribution rows"
+    )
+    ood_recent_threshold: float = Field(
+        default=0.5, gt=0.0, le=1.0, description="Share of that stretch out of distribution"
+    )
     decay_k: float = Field(default=0.5, ge=0.0, description="CUSUM allowance, in scale units")
     false_alarm_rate: float = Field(
         default=0.05,

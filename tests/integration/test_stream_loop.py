@@ -104,7 +104,7 @@ class RollingForecaster:
         return previous.rebase(model_version=self.version_, decay=decay)
 
     def retrain(
-        self, series: Series, *, since: pd.Timestamp | None = None, decayed: bool = False
+        self, series: Series, *, since: pd.Timestamp | None = None, degraded: bool = False
     ) -> dict[str, Any]:
         self.retrains.append(str(series))
         self.retrain_since.append(since)

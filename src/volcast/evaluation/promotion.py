@@ -37,14 +37,15 @@ def decide(
     best_baseline_qlike: float | None,
     margin: float,
     best_baseline_name: str = "best baseline",
-    champion_decayed: bool = False,
+    champion_degraded: bool = False,
 ) -> tuple[bool, str]:
     """Whether the challenger should become champion, and why (lower QLIKE is better).
 
     The challenger must be finite, no worse than the best baseline, and, when there is a
     champion, strictly below ``champion_qlike * (1 - margin)``. With no champion the first
     model that passes the baseline check is crowned. When the live monitor found the
-    champion decaying in service (``champion_decayed``), the burden of proof turns: the
+    champion degrading in service (``champion_degraded``: its inputs drifted or its
+    forecasts decayed), the burden of proof turns: the
     retrained challenger replaces it unless it is worse than ``champion_qlike * (1 + margin)``
     (a refit of the same specification on the newer bars ties, and the fresher fit wins).
     """
@@ -60,17 +61,18 @@ def decide(
     if not math.isfinite(champion_qlike):
         return True, f"champion QLIKE is not finite ({champion_qlike}); challenger replaces it"
     improvement = (champion_qlike - challenger_qlike) / champion_qlike if champion_qlike else 0.0
-    if champion_decayed:
+    if champion_degraded:
         if challenger_qlike <= champion_qlike * (1.0 + margin):
             return True, (
-                f"the champion decayed in service; the retrained challenger (QLIKE "
-                f"{challenger_qlike:.6g}) is no worse than it ({champion_qlike:.6g}, "
-                f"improvement {improvement:.2%}, margin {margin:.2%}) and replaces it"
+                "the monitor found the champion degrading in service; the retrained "
+                f"challenger (QLIKE {challenger_qlike:.6g}) is no worse than it "
+                f"({champion_qlike:.6g}, improvement {improvement:.2%}, margin {margin:.2%}) "
+                "and replaces it"
             )
         return False, (
-            f"the champion decayed in service, but the retrained challenger (QLIKE "
-            f"{challenger_qlike:.6g}) is worse than it ({champion_qlike:.6g}) beyond the margin "
-            f"{margin:.2%}"
+            "the monitor found the champion degrading in service, but the retrained "
+            f"challenger (QLIKE {challenger_qlike:.6g}) is worse than it "
+            f"({champion_qlike:.6g}) beyond the margin {margin:.2%}"
         )
     threshold = champion_qlike * (1.0 - margin)
     if challenger_qlike < threshold:
@@ -125,7 +127,7 @@ def judge(
     champion: Score | None,
     baselines: Mapping[str, Score],
     margin: float,
-    champion_decayed: bool = False,
+    champion_degraded: bool = False,
 ) -> PromotionDecision:
     """Apply :func:`decide` to scores on one window; the best finite baseline sets the floor.
 
@@ -150,7 +152,7 @@ def judge(
             best_baseline_qlike=best_qlike,
             margin=margin,
             best_baseline_name=best_baseline or "best baseline",
-            champion_decayed=champion_decayed,
+            champion_degraded=champion_degraded,
         )
     return PromotionDecision(
         promoted=promoted,

@@ -10,7 +10,13 @@ and no randomness: the same rows give the same state, and it pickles.
 A row is *out of distribution* when any feature lies outside the training ``[min, max]``
 (or is not finite). Drift is detected once the window holds ``min_samples`` rows and either
 the OOD ratio exceeds ``ood_threshold`` or any feature's PSI exceeds ``psi_threshold``
-(0.2 is the usual "significant shift" line).
+(0.2 is the usual "significant shift" line), or, sooner, when at least ``recent_threshold``
+of the last ``recent`` rows are out of distribution: a regime the training data never saw
+shows up there within a day of hourly bars, where a 500-row window would need 75 such rows.
+Unchanged data rarely does it: the training range is the most extreme of its history, and
+a single new extreme bar moves through the lag features for fewer bars than ``recent``
+only when ``recent`` exceeds the longest lag, so keep it above that (24 for 24 lags) or
+accept such single-bar alarms.
 """
 
 from __future__ import annotations
@@ -38,6 +44,10 @@ class DriftDetector:
     rows passed to :meth:`update` are mappings by name or arrays in that order.
     """
 
+    recent: int = 0
+    recent_threshold: float = 1.0
+    _ood_recent: int = 0
+
     def __init__(
         self,
         reference: ReferenceStats | Mapping[str, Any],
@@ -47,9 +57,19 @@ class DriftDetector:
         min_samples: int = 30,
         psi_threshold: float = 0.2,
         ood_threshold: float = 0.15,
+        recent: int = 24,
+        recent_threshold: float = 0.5,
     ) -> None:
         if window < 1 or min_samples < 1:
             raise ConfigError(f"window ({window}) and min_samples ({min_samples}) must be >= 1")
+        if recent < 0 or not 0.0 < recent_threshold <= 1.0:
+            raise ConfigError(
+                f"recent ({recent}) must be >= 0 and recent_threshold ({recent_threshold}) "
+                "in (0, 1]"
+            )
+        self.recent = min(recent, window)
+        self.recent_threshold = recent_threshold
+        self._ood_recent = 0
         if not isinstance(reference, ReferenceStats):
             reference = ReferenceStats.from_dict(reference)
         stats = reference.features
@@ -105,6 +125,10 @@ class DriftDetector:
         self._finite += finite
         self._ood_in_window += ood
         self._rows.append((bins, clean, ood))
+        if self.recent:
+            self._ood_recent += ood
+            if len(self._rows) > self.recent:  # the row leaving the recent stretch
+                self._ood_recent -= self._rows[-self.recent - 1][2]
         if len(self._rows) > self.window:
             old_bins, old_clean, old_ood = self._rows.popleft()
             old_rows = np.flatnonzero(old_bins >= 0)
@@ -124,6 +148,13 @@ class DriftDetector:
     def ood_ratio(self) -> float:
         """Share of rows in the window with a feature outside the training range (0 if empty)."""
         return self._ood_in_window / len(self._rows) if self._rows else 0.0
+
+    @property
+    def recent_ood_ratio(self) -> float:
+        """Share of the last ``recent`` rows out of distribution (0 until that many rows)."""
+        if not self.recent or len(self._rows) < self.recent:
+            return 0.0
+        return self._ood_recent / self.recent
 
     @property
     def psi(self) -> dict[str, float]:
@@ -153,7 +184,10 @@ class DriftDetector:
 
     @property
     def drift_detected(self) -> bool:
-        """Whether the window is full enough and its OOD ratio or any PSI is over threshold."""
+        """Whether most recent rows are out of distribution, or the window is full enough
+        and its OOD ratio or any PSI is over threshold."""
+        if self.recent and self.recent_ood_ratio >= self.recent_threshold:
+            return True
         if len(self._rows) < self.min_samples:
             return False
         if self.ood_ratio > self.ood_threshold:

@@ -174,6 +174,7 @@ class SeriesMonitor:
         assert self.drift is not None
         return {
             "ood_ratio": self.drift.ood_ratio,
+            "recent_ood_ratio": self.drift.recent_ood_ratio,
             "drifted_features": self.drift.drifted_features,
             "window": self.drift.n_window,
             "model_version": self.model_version,
@@ -197,6 +198,7 @@ class SeriesMonitor:
             "relative_threshold": None if self.relative is None else self.relative.threshold,
             "drift_detected": bool(drift is not None and drift.drift_detected),
             "ood_ratio": 0.0 if drift is None else drift.ood_ratio,
+            "recent_ood_ratio": 0.0 if drift is None else drift.recent_ood_ratio,
             "drifted_features": [] if drift is None else list(drift.drifted_features),
             "drift_window": 0 if drift is None else drift.n_window,
             "psi": {} if drift is None else drift.psi,

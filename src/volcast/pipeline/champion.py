@@ -130,6 +130,8 @@ class ChampionForecaster:
             min_samples=settings.drift_min_samples,
             psi_threshold=settings.psi_threshold,
             ood_threshold=settings.ood_threshold,
+            recent=settings.ood_recent_bars,
+            recent_threshold=settings.ood_recent_threshold,
         )
         if previous is not None:
             return previous.rebase(
@@ -216,13 +218,14 @@ def retrain(
     params: Params,
     tracking_uri: str | None,
     since: pd.Timestamp | None = None,
-    decayed: bool = False,
+    degraded: bool = False,
 ) -> dict[str, Any]:
     """Features on every curated bar, train, then the usual promotion; the decision.
 
-    ``since`` (where the detected change began) and ``decayed`` go to
+    ``since`` (where the detected change began) and ``degraded`` go to
     :func:`~volcast.pipeline.promotion.promote`: after a regime change the challenger is
-    judged on the bars since it, and a decaying champion loses its incumbency.
+    judged on the bars since it, and a champion the monitor found degrading loses its
+    incumbency.
     """
     from volcast.pipeline import stages, training
     from volcast.pipeline.promotion import promote
@@ -246,7 +249,7 @@ def retrain(
         params=params,
         tracking_uri=tracking_uri,
         since=since,
-        champion_decayed=decayed,
+        champion_degraded=degraded,
     )
     return {
         "promoted": decision.promoted,
@@ -284,7 +287,7 @@ def stream_worker(
     )
 
     def run_retrain(
-        target: Series, *, since: pd.Timestamp | None = None, decayed: bool = False
+        target: Series, *, since: pd.Timestamp | None = None, degraded: bool = False
     ) -> dict[str, Any]:
         return retrain(
             storage=ctx.storage,
@@ -292,7 +295,7 @@ def stream_worker(
             params=params,
             tracking_uri=ctx.tracking_uri,
             since=since,
-            decayed=decayed,
+            degraded=degraded,
         )
 
     return StreamWorker(

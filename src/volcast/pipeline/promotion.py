@@ -71,7 +71,7 @@ def compare_and_promote(
     window: str | None = None,
     plot: Path | None = None,
     tracking_uri: str | None = None,
-    champion_decayed: bool = False,
+    champion_degraded: bool = False,
 ) -> PromotionDecision:
     """Compare ``@challenger`` with the live ``@champion`` and move the alias if it wins.
 
@@ -107,7 +107,7 @@ def compare_and_promote(
         champion=champion_score,
         baselines=baselines,
         margin=margin,
-        champion_decayed=champion_decayed,
+        champion_degraded=champion_degraded,
     )
     report_dir.mkdir(parents=True, exist_ok=True)
     report = report_dir / f"comparison_{series.slug}_{interval}.md"
@@ -139,14 +139,14 @@ def promote(
     params: Params,
     tracking_uri: str | None = None,
     since: pd.Timestamp | None = None,
-    champion_decayed: bool = False,
+    champion_degraded: bool = False,
 ) -> tuple[PromotionDecision, str]:
     """Compare ``@challenger`` with the live ``@champion`` on the same recent window.
 
     The window is the last ``promotion.window_bars`` labelled bars; after a change the live
     monitor detected at ``since``, it is the bars from ``since`` on once there are at least
     ``promotion.shift_min_bars`` of them (judging on a window still mostly of the old
-    regime would favour the model fitted to it). ``champion_decayed`` (the monitor found the
+    regime would favour the model fitted to it). ``champion_degraded`` (the monitor found the
     champion decaying in service) turns the burden of proof (see
     :func:`~volcast.evaluation.promotion.decide`). Every model forecasts
     each of its bars out of sample by the same walk-forward protocol: the challenger and the
@@ -223,7 +223,7 @@ def promote(
             window=described,
             plot=plot,
             tracking_uri=tracking_uri,
-            champion_decayed=champion_decayed,
+            champion_degraded=champion_degraded,
         )
         for path in sorted(out.iterdir()):
             storage.write_bytes(f"{layout.promotion_dir}/{path.name}", path.read_bytes())

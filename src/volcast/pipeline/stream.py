@@ -78,9 +78,10 @@ class Forecaster(Protocol):
 
 
 Retrain = Callable[..., dict[str, Any]]
-"""``retrain(series, since=..., decayed=...)``: train and promote a series; returns the
+"""``retrain(series, since=..., degraded=...)``: train and promote a series; returns the
 decision (``promoted``: bool, ``reason``...). ``since`` is the bar where the detected change
-began (None when unknown), ``decayed`` whether decay (not only drift) asked for it."""
+began (None when unknown); ``degraded``: the monitor found the champion degrading (the loop
+always says so: it retrains only then)."""
 
 
 @dataclass
@@ -258,12 +259,11 @@ class StreamWorker:
         ago = state.monitor.change_bars_ago
         # the run of `ago` realized values ends at `bar`: the change began at its first bar
         since = stamps[max(len(stamps) - ago, 0)] if ago else None
-        decayed = "decay" in reason
         self.report.retrains += 1
         detail = {"reason": reason, "since": None if since is None else since.isoformat()}
         self._emit(state, [Event(bar, "retrain_started", detail)])
         try:
-            decision = self.retrain(self.series, since=since, decayed=decayed)
+            decision = self.retrain(self.series, since=since, degraded=True)
         except Exception as exc:  # a failed retrain is reported; the loop keeps serving
             log.exception("retrain of %s failed", self.series)
             self._emit(state, [Event(bar, "retrain_done", {"ok": False, "error": str(exc)})])

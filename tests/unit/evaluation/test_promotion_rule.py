@@ -62,28 +62,28 @@ def test_non_finite_challenger_is_rejected() -> None:
     assert not promoted
 
 
-def test_a_decayed_champion_loses_its_incumbency_to_a_tie() -> None:
+def test_a_degrading_champion_loses_its_incumbency_to_a_tie() -> None:
     # a refit of the same specification on newer bars ties on the window: it replaces the
     # champion the monitor found decaying, and would not replace a healthy one
     promoted, reason = decide(
         challenger_qlike=0.5, champion_qlike=0.5, best_baseline_qlike=0.6, margin=0.0,
-        champion_decayed=True,
+        champion_degraded=True,
     )  # fmt: skip
     assert promoted
-    assert "decayed" in reason
+    assert "degrading" in reason
     healthy, _ = decide(
         challenger_qlike=0.5, champion_qlike=0.5, best_baseline_qlike=0.6, margin=0.0
     )
     assert not healthy
     worse, reason = decide(
         challenger_qlike=0.53, champion_qlike=0.5, best_baseline_qlike=0.6, margin=0.05,
-        champion_decayed=True,
+        champion_degraded=True,
     )  # fmt: skip
     assert not worse
     assert "beyond the margin" in reason
     # the baseline floor still holds
     below_floor, _ = decide(
         challenger_qlike=0.5, champion_qlike=0.7, best_baseline_qlike=0.45, margin=0.0,
-        champion_decayed=True,
+        champion_degraded=True,
     )  # fmt: skip
     assert not below_floor

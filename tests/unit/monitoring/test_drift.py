@@ -96,3 +96,35 @@ def test_the_logged_json_document_gives_the_same_detector(reference: ReferenceSt
     assert logged.feature_names == typed.feature_names
     assert logged.psi == typed.psi
     assert logged.ood_ratio == typed.ood_ratio
+
+
+def test_a_recent_stretch_out_of_range_is_drift_long_before_the_window_says_so(
+    reference: ReferenceStats,
+) -> None:
+    rng = np.random.default_rng(5)
+    detector = DriftDetector(reference, window=500, min_samples=168, recent=24)
+    feed(detector, np.column_stack([rng.normal(size=300), rng.uniform(0, 1, size=300)]))
+    assert not detector.drift_detected
+    feed(detector, np.array([[9.0, 0.5]] * 11))  # a regime training never saw
+    assert detector.recent_ood_ratio == pytest.approx(11 / 24)
+    assert not detector.drift_detected
+    detector.update(np.array([9.0, 0.5]))  # the 12th of the last 24 rows
+    assert detector.recent_ood_ratio == pytest.approx(0.5)
+    assert detector.ood_ratio < detector.ood_threshold  # 12 of 312: the window alone is quiet
+    assert detector.drift_detected
+    feed(detector, np.column_stack([rng.normal(size=13), rng.uniform(0, 1, size=13)]))
+    assert detector.recent_ood_ratio == pytest.approx(11 / 24)  # the oldest left the stretch
+    assert not detector.drift_detected
+
+
+def test_a_detector_pickled_before_the_recent_stretch_still_loads(
+    reference: ReferenceStats,
+) -> None:
+    detector = DriftDetector(reference, window=50, min_samples=5)
+    feed(detector, np.array([[0.0, 0.5]] * 10))
+    for name in ("recent", "recent_threshold", "_ood_recent"):
+        del detector.__dict__[name]  # the state an older volcast stored
+    restored = pickle.loads(pickle.dumps(detector))
+    restored.update(np.array([99.0, 0.5]))
+    assert restored.recent_ood_ratio == 0.0  # the stretch is off, the window still works
+    assert restored.ood_ratio == pytest.approx(1 / 11)
