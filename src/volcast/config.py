@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     cryptocompare_base_url: str = "https://min-api.cryptocompare.com"
     binance_base_url: str = "https://api.binance.com"
     admin_token: SecretStr | None = Field(default=None)
+    alert_webhook_token: SecretStr | None = Field(
+        default=None, description="Bearer token Alertmanager sends to POST /alerts/webhook"
+    )
 
     def storage_options(self) -> dict[str, Any]:
         """fsspec options for ``s3://`` data directories (endpoint for MinIO/moto)."""

@@ -115,6 +115,11 @@ class Layout:
         return f"monitoring/{self.slug}/{self.interval}"
 
     @property
+    def monitoring_requests(self) -> str:
+        """Retrain requests from alerts, one JSON file each (see volcast.monitoring.requests)."""
+        return f"{self.monitoring_dir}/requests"
+
+    @property
     def monitoring_summary(self) -> str:
         """The stream worker's state summary: the gauges every API worker exports."""
         return f"{self.monitoring_dir}/state.json"

@@ -222,3 +222,114 @@ def test_a_volatility_shift_raises_decay_and_a_retrain_that_promotes(
     assert shift - pd.Timedelta(hours=12) <= since <= decay_at
     log = MonitorStore(storage, SERIES).read_log()
     assert log["model_version"].iloc[-1] > log["model_version"].iloc[0]
+
+
+def test_an_alert_request_retrains_once_and_a_second_within_the_cooldown_does_not(
+    world: tuple[Storage, Params, Path],
+) -> None:
+    from volcast.monitoring.requests import RetrainRequest
+
+    storage, params, path = world
+    requests_dir = SERIES.layout.monitoring_requests
+
+    def store_request(fingerprint: str) -> None:
+        request = RetrainRequest(
+            symbol=SERIES.symbol,
+            interval=SERIES.interval,
+            alertname="ForecastLossDegraded",
+            fingerprint=fingerprint,
+            starts_at=pd.Timestamp("2024-01-13T07:00:00Z"),
+        )
+        storage.write_json(f"{requests_dir}/{request.name}.json", request.to_dict())
+
+    store_request("first")  # what the API's webhook writes while the worker runs
+    forecaster = RollingForecaster(params)
+    loop = worker(storage, params, path, forecaster)
+    # a second alert lands as the retrain finishes: it must wait out the cooldown (24 bars)
+    loop.on_event = lambda e: store_request("second") if e.event == "retrain_done" else None
+    report = loop.run()
+    events = MonitorStore(storage, SERIES).read_events()
+    requested = [e for e in events if e.event == "retrain_requested"]
+    assert [(e.detail["fingerprint"], e.detail["accepted"]) for e in requested] == [
+        ("first", True),
+        ("second", False),
+    ]
+    assert requested[1].detail["why"] == "cooldown"
+    assert report.retrains == 1
+    started = next(e for e in events if e.event == "retrain_started")
+    assert started.detail["reason"] == ["alert"]
+    assert started.time == requested[0].time
+    # a restart does not take the same requests again
+    assert worker(storage, params, path, forecaster).run().retrains == 0
+    assert (
+        len(
+            [
+                e
+                for e in MonitorStore(storage, SERIES).read_events()
+                if e.event == "retrain_requested"
+            ]
+        )
+        == 2
+    )
+
+
+def test_a_source_outage_is_reported_and_the_loop_goes_on(
+    world: tuple[Storage, Params, Path],
+) -> None:
+    from volcast.errors import SourceError
+
+    storage, params, path = world
+    stop = threading.Event()
+
+    class FlakyLive:
+        """A provider (not a replay) that is down, after its own retries, on the 2nd and 3rd
+        tick."""
+
+        # not live: its 2024 bars would fail the gate's freshness check of live sources
+        name, live = "csv", False
+
+        def __init__(self) -> None:
+            self.inner = ReplaySource(CsvSource(path=path))
+            self.calls = 0
+
+        def fetch(self, **kwargs: Any) -> pd.DataFrame:
+            self.calls += 1
+            if self.calls in (2, 3):
+                raise SourceError("HTTP 503 from the provider after 5 retries", provider="csv")
+            return self.inner.fetch(**kwargs)
+
+    class Ticks:
+        """A clock whose every wait returns at once; stops the worker after ``n`` ticks."""
+
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def wait(self, last_bar: pd.Timestamp | None, stop: threading.Event) -> bool:
+            self.n -= 1
+            if self.n < 0:
+                stop.set()
+            return not stop.is_set()
+
+    forecaster = RollingForecaster(params)
+    loop = StreamWorker(
+        storage=storage,
+        series=SERIES,
+        params=params,
+        source=FlakyLive(),
+        clock=Ticks(N_REPLAY + 4),
+        forecaster=forecaster,
+        retrain=forecaster.retrain,
+        stop=stop,
+    )
+    report = loop.run()  # no exception: the worker outlives the outage
+    assert report.source_errors == 2
+    errors = [e for e in report.events if e.event == "source_error"]
+    # reported with the provider's message (two identical reports within one wall-clock
+    # second are one line of events.jsonl)
+    assert errors
+    assert {e.detail["error"] for e in errors} == {
+        "HTTP 503 from the provider after 5 retries (provider=csv)"
+    }
+    log = MonitorStore(storage, SERIES).read_log()
+    assert len(log) == N_REPLAY + 1  # every bar once, none lost to the outage
+    assert log["timestamp"].is_unique

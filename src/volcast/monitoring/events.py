@@ -30,6 +30,7 @@ EventKind = Literal[
     "rejected",
     "bar_rejected",
     "source_error",
+    "retrain_requested",
 ]
 EVENT_KINDS: Final[tuple[str, ...]] = get_args(EventKind)
 

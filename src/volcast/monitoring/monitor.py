@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 import numpy as np
@@ -32,6 +32,7 @@ from volcast.evaluation.metrics import qlike
 from volcast.monitoring.decay import Cusum, SurpriseCusum
 from volcast.monitoring.drift import DriftDetector
 from volcast.monitoring.events import Event
+from volcast.monitoring.requests import ALERT_SIGNAL, RetrainRequest
 from volcast.monitoring.trigger import RetrainTrigger
 
 
@@ -74,11 +75,15 @@ class SeriesMonitor:
         forecast: float,
         baseline: float | None = None,
         features: Mapping[str, float] | None = None,
+        requests: Sequence[RetrainRequest] = (),
     ) -> list[Event]:
         """Feed the realized variance of ``bar`` and the forecasts that were made for it.
 
-        ``features`` is the feature row of ``bar`` (the inputs of the next forecast).
-        Returns the events this bar raised; :attr:`retrain_due` tells whether the trigger fired.
+        ``features`` is the feature row of ``bar`` (the inputs of the next forecast);
+        ``requests`` the retrain requests (alerts) received since the last bar, fed to the
+        trigger as the forcing signal ``alert``. Returns the events this bar raised (one
+        ``retrain_requested`` per request, saying whether the trigger took it);
+        :attr:`retrain_due` tells whether the trigger fired.
         """
         self.n_bars_ += 1
         self.last_bar_ = bar
@@ -105,7 +110,16 @@ class SeriesMonitor:
             if name not in self._active
         ]
         self._active = set(signals)
+        if requests:
+            signals[ALERT_SIGNAL] = {}
         self.trigger.update(signals)
+        for request in requests:
+            detail: dict[str, Any] = {**request.to_dict(), "accepted": self.trigger.fired}
+            if not self.trigger.fired:
+                detail["why"] = (
+                    "a retrain is already running" if self.trigger.pending_ else "cooldown"
+                )
+            events.append(Event(time=bar, event="retrain_requested", detail=detail))
         return events
 
     @property

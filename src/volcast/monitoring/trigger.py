@@ -11,6 +11,10 @@ and then stays quiet:
 - the hysteresis window restarts empty after each fire and again when the retrain is done,
   so a new fire needs ``k`` fresh signals.
 
+A *forcing* signal (``alert``: a retrain an operator's alert asked for, see
+:mod:`volcast.monitoring.requests`) is enough on its own, without ``k`` of ``n``; the
+cooldown and the de-duplication hold for it as for any other.
+
 Like the detectors it is a small river-style object: ``update(...) -> self``, read-only
 ``fired``/``reason``, no clock, no randomness; it pickles (the stream worker stores it with
 the rest of the monitoring state).
@@ -23,6 +27,9 @@ from collections.abc import Iterable
 from typing import Self
 
 from volcast.errors import ConfigError
+
+FORCING: frozenset[str] = frozenset({"alert"})
+"""Signals that fire the trigger on their own (still subject to cooldown and pending)."""
 
 
 class RetrainTrigger:
@@ -52,7 +59,7 @@ class RetrainTrigger:
         self.n_seen_ += 1
         self._fired = False
         hits = [s for s in self._window if s]
-        if len(hits) < self.k:
+        if len(hits) < self.k and not raised & FORCING:
             return self
         if self.pending_ or self.in_cooldown:
             if raised:

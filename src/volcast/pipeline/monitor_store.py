@@ -10,12 +10,15 @@ Under ``monitoring/<slug>/<interval>/`` of the data directory:
   in the file (same bar, kind and detail) is not written twice.
 - ``state.pkl``: the pickled :class:`StreamState` (monitor, pending cursor), the worker's own;
   ``state.json``: its summary, the gauges every API worker exports for the series.
+- ``requests/<name>.json``: retrain requests written by the API's alert webhook; the worker
+  reads the ones it has not taken yet (their names are kept in the state).
 
 Every write replaces the whole file atomically (temporary file and rename, or one PUT).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import pickle
 from dataclasses import dataclass, field
@@ -24,15 +27,18 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from volcast.errors import StorageError
+from volcast.errors import ConfigError, StorageError
 from volcast.monitoring.events import EVENT_KINDS, Event
 from volcast.monitoring.monitor import SeriesMonitor
+from volcast.monitoring.requests import RetrainRequest
 from volcast.schemas import TIMESTAMP
 from volcast.series import Series
 from volcast.storage import Storage
 
 RETRAIN_FAILED: Final = "retrain_failed"
 """The count of ``retrain_done`` events with ``ok: false`` in the summary's ``events``."""
+
+log = logging.getLogger(__name__)
 
 LOG_COLUMNS: Final = (
     TIMESTAMP,
@@ -129,6 +135,29 @@ class MonitorStore:
                     counts[RETRAIN_FAILED] += 1
             self._counts = counts
         return dict(self._counts)
+
+    # ----- retrain requests (from alerts) -------------------------------------------------------
+
+    def new_requests(self, state: StreamState) -> list[RetrainRequest]:
+        """The retrain requests not taken yet, oldest first; marks them taken in ``state``.
+
+        An unreadable request file is logged and skipped (marked taken: it would not read
+        better next time).
+        """
+        taken: list[str] = state.extra.setdefault("requests_taken", [])
+        seen = set(taken)
+        out: list[RetrainRequest] = []
+        for path in self.storage.list(self.series.layout.monitoring_requests):
+            name = path.rsplit("/", 1)[-1].removesuffix(".json")
+            if name in seen or not path.endswith(".json"):
+                continue
+            taken.append(name)
+            try:
+                out.append(RetrainRequest.from_dict(self.storage.read_json(path)))
+            except (ConfigError, StorageError, ValueError) as exc:
+                log.warning("skipping unreadable retrain request %s: %s", path, exc)
+        del taken[:-10_000]  # alerts are rare: this keeps years of them
+        return out
 
     # ----- state ------------------------------------------------------------------------------
 

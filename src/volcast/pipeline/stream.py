@@ -135,12 +135,10 @@ class StreamWorker:
         while not self.stop.is_set():
             if not self.clock.wait(state.last_seen or state.last_processed, self.stop):
                 break
-            fetched = self._fetch(state)
-            if fetched is None:
-                continue
-            self._catch_up(state)
+            if self._fetch(state) is not None:
+                self._catch_up(state)
             if isinstance(self.source, ReplaySource) and self.source.remaining == 0:
-                break
+                break  # the file is played out (or had nothing newer than the curated bars)
         return self.report
 
     def _fetch(self, state: StreamState) -> int | None:
@@ -153,6 +151,8 @@ class StreamWorker:
                 interval=self.series.interval,
             )
         except SourceError as exc:
+            if isinstance(self.source, ReplaySource):
+                raise  # a file that cannot be read will not read better at the next tick
             self.report.source_errors += 1
             self._emit(state, [Event(_now(), "source_error", {"error": str(exc)})])
             return None
@@ -208,7 +208,12 @@ class StreamWorker:
         if realized is not None:
             as_of, value, made, baseline = realized
             events += state.monitor.observe(
-                bar, realized=value, forecast=made, baseline=baseline, features=forecast.features
+                bar,
+                realized=value,
+                forecast=made,
+                baseline=baseline,
+                features=forecast.features,
+                requests=self.store.new_requests(state),
             )
             log_frame.loc[log_frame[TIMESTAMP] == as_of, "realized_variance"] = value
         row = pd.DataFrame(

@@ -31,7 +31,7 @@ from volcast.errors import (
 )
 from volcast.registry.served import ModelLoader, RegistryLoader
 from volcast.serving import metrics
-from volcast.serving.routers import admin, feedback, health, models, predict
+from volcast.serving.routers import admin, alerts, feedback, health, models, predict
 from volcast.serving.service import ForecastService
 from volcast.serving.settings import ServingSettings
 from volcast.storage import Storage, storage_from_settings
@@ -229,6 +229,13 @@ def create_app(*, service_factory: ServiceFactory | None = None, poll: bool = Tr
     }
     for cls, handler in handlers.items():
         app.add_exception_handler(cls, handler)
-    for router in (health.router, predict.router, models.router, feedback.router, admin.router):
+    for router in (
+        health.router,
+        predict.router,
+        models.router,
+        feedback.router,
+        admin.router,
+        alerts.router,
+    ):
         app.include_router(router)
     return app

@@ -7,12 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 
 from volcast.config import get_settings
 from volcast.serving.schemas import ErrorResponse
 from volcast.serving.service import ForecastService
 
 _bearer = HTTPBearer(auto_error=False, description="VOLCAST_ADMIN_TOKEN")
+_alert_bearer = HTTPBearer(auto_error=False, description="VOLCAST_ALERT_WEBHOOK_TOKEN")
 
 
 def get_service(request: Request) -> ForecastService:
@@ -40,30 +42,50 @@ ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
 """The responses of every admin endpoint, for the OpenAPI schema."""
 
 
-def require_admin(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+def _check_bearer(
+    credentials: HTTPAuthorizationCredentials | None,
+    token: SecretStr | None,
+    *,
+    name: str,
+    env: str,
 ) -> None:
-    """Check the bearer token against ``VOLCAST_ADMIN_TOKEN``.
-
-    401 (with ``WWW-Authenticate: Bearer``) when no token is given; 403 when it is wrong or
-    when admin is disabled because no token is configured.
-    """
+    """401 (with ``WWW-Authenticate: Bearer``) when no token is given; 403 when it is wrong
+    or when the endpoint is disabled because no token is configured."""
     if credentials is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "an admin bearer token is required (Authorization: Bearer <VOLCAST_ADMIN_TOKEN>)",
+            f"a bearer token is required for {name} endpoints (Authorization: Bearer <{env}>)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = get_settings().admin_token
     if token is None or not token.get_secret_value():
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "admin endpoints are disabled: VOLCAST_ADMIN_TOKEN is unset"
+            status.HTTP_403_FORBIDDEN, f"{name} endpoints are disabled: {env} is unset"
         )
     if not secrets.compare_digest(
         credentials.credentials.encode(), token.get_secret_value().encode()
     ):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the admin bearer token is wrong")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {name} bearer token is wrong")
+
+
+def require_admin(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Check the bearer token against ``VOLCAST_ADMIN_TOKEN``."""
+    _check_bearer(credentials, get_settings().admin_token, name="admin", env="VOLCAST_ADMIN_TOKEN")
+
+
+def require_alert_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_alert_bearer)],
+) -> None:
+    """Check the bearer token against ``VOLCAST_ALERT_WEBHOOK_TOKEN``."""
+    _check_bearer(
+        credentials,
+        get_settings().alert_webhook_token,
+        name="alert webhook",
+        env="VOLCAST_ALERT_WEBHOOK_TOKEN",
+    )
 
 
 ServiceDep = Annotated[ForecastService, Depends(get_service)]
 AdminDep = Annotated[None, Depends(require_admin)]
+AlertTokenDep = Annotated[None, Depends(require_alert_token)]

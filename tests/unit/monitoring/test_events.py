@@ -17,6 +17,7 @@ def test_spec_event_kinds() -> None:
     assert set(EVENT_KINDS) == {
         "drift", "decay", "retrain_started", "retrain_done",
         "promoted", "rejected", "bar_rejected", "source_error",
+        "retrain_requested",  # an alert asked for a retrain (Alertmanager's webhook)
     }  # fmt: skip
 
 

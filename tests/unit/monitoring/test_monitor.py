@@ -124,3 +124,29 @@ def test_unusable_values_are_skipped() -> None:
     assert m.observe(bar(0), realized=0.0, forecast=1.0) == []
     assert m.decay.n_seen_ == 0
     assert m.summary()["rolling_qlike"] is None
+
+
+def test_retrain_requests_fire_the_trigger_once_and_report_what_became_of_them() -> None:
+    from volcast.monitoring.requests import RetrainRequest
+
+    def request(name: str) -> RetrainRequest:
+        return RetrainRequest(
+            symbol="EUR/USD",
+            interval="1h",
+            alertname="ForecastLossDegraded",
+            fingerprint=name,
+            starts_at=bar(0),
+        )
+
+    m = monitor()
+    events = m.observe(bar(1), realized=1.0, forecast=1.0, requests=[request("a"), request("b")])
+    assert m.retrain_due  # no k-of-n wait for an operator's alert
+    assert m.trigger.reason == ("alert",)
+    assert [e.event for e in events] == ["retrain_requested", "retrain_requested"]
+    assert all(e.detail["accepted"] for e in events)
+    m.rebase(model_version=4, decay=SurpriseCusum(threshold=4.0))  # the retrain finished
+    later = m.observe(bar(2), realized=1.0, forecast=1.0, requests=[request("c")])
+    assert not m.retrain_due
+    assert later[0].detail == {**request("c").to_dict(), "accepted": False, "why": "cooldown"}
+    assert request("a").name == request("a").name != request("b").name
+    assert RetrainRequest.from_dict(request("a").to_dict()) == request("a")

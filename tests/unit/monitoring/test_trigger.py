@@ -66,3 +66,15 @@ def test_state_survives_pickling_mid_sequence() -> None:
 def test_invalid_settings_are_refused(kwargs: dict[str, int]) -> None:
     with pytest.raises(ConfigError):
         RetrainTrigger(**kwargs)
+
+
+def test_an_alert_is_enough_on_its_own_but_keeps_the_cooldown_and_pending() -> None:
+    alert = {"alert"}
+    trigger = RetrainTrigger(k=3, n=6, cooldown=5)
+    assert trigger.update(alert).fired  # one forcing signal, no k of n
+    assert trigger.reason == ("alert",)
+    assert not trigger.update(alert).fired  # the retrain it asked for still runs
+    trigger.done()
+    assert fires(trigger, [alert, alert, N]) == []  # cooldown: 5 bars since the fire
+    assert trigger.n_suppressed_ == 3
+    assert trigger.update(alert).fired  # the sixth bar after the fire
