@@ -214,6 +214,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller run of each part")
     parser.add_argument("--part", choices=("all", "detector", "loop"), default="all")
     parser.add_argument("--keep", action="store_true", help="loop: keep the temporary directory")
+    parser.add_argument("--start", type=int, default=0, help="loop: first row of the file used")
     args = parser.parse_args(argv)
     if args.part in ("all", "detector"):
         detector_level(quick=args.quick)
@@ -221,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         import loop
 
         print(flush=True)
-        loop.run(loop.QUICK if args.quick else loop.FULL, keep=args.keep)
+        loop.run(loop.QUICK if args.quick else loop.FULL, keep=args.keep, start=args.start)
 
 
 if __name__ == "__main__":

@@ -304,13 +304,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller run (a few minutes)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--start", type=int, default=0, help="first row of the file used")
     args = parser.parse_args(argv)
-    run(QUICK if args.quick else FULL, keep=args.keep)
+    run(QUICK if args.quick else FULL, keep=args.keep, start=args.start)
 
 
-def run(plan: Plan, *, keep: bool = False) -> None:
+def run(plan: Plan, *, keep: bool = False, start: int = 0) -> None:
+    """The loop benchmark on the file's bars from row ``start`` on (bars numbered from it)."""
     started = time.perf_counter()
-    bars = load_bars()
+    bars = load_bars().iloc[start:].reset_index(drop=True)
     stamps = pd.DatetimeIndex(bars["timestamp"])
     shift = plan.history + plan.warm
     end_a = plan.history + plan.unchanged
@@ -354,7 +356,7 @@ def run(plan: Plan, *, keep: bool = False) -> None:
                 replays[f"x{s:g}"] = replay(world, shifted[s])
                 b_rows[s] = positions(read_events(world), stamps)
                 print(f"(b) x{s:g} done in {time.perf_counter() - started:.0f} s", flush=True)
-        report(plan, stamps, replays, warm_rows, a_rows, b_rows, cooldown)
+        report(plan, stamps, replays, warm_rows, a_rows, b_rows, cooldown, start)
         print(f"loop benchmark: {time.perf_counter() - started:.0f} s wall in all")
     finally:
         if keep:
@@ -371,13 +373,15 @@ def report(
     a_rows: list[tuple[int, str]],
     b_rows: dict[float, list[tuple[int, str]]],
     cooldown: int,
+    start: int,
 ) -> None:
     h, shift = plan.history, plan.history + plan.warm
     end_a = h + plan.unchanged
     print()
     print(
         f"== loop level: volcast stream --replay --speed 0, BTC/USD 1h, champion trained on "
-        f"bars 0..{h - 1}"
+        f"bars 0..{h - 1} ({day(stamps[0])} .. {day(stamps[h - 1])}; bar 0 is row {start} "
+        f"of the file)"
     )
     n = plan.unchanged
     per_k = 1000 / n
