@@ -59,7 +59,7 @@ def make_handler(path: Path) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(b"ok\n")
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             sys.stderr.write(f"alert_log: {format % args}\n")
 
     return Handler
