@@ -145,7 +145,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def test_config(root: Path, *, log_url: str, webhook_url: str) -> Path:
+def local_config(root: Path, *, log_url: str, webhook_url: str) -> Path:
     """The shipped config with local URLs and second-long group waits, beside its secrets."""
     cfg = config()
     for route in [cfg["route"], *cfg["route"]["routes"]]:
@@ -163,9 +163,6 @@ def test_config(root: Path, *, log_url: str, webhook_url: str) -> Path:
     path = root / "alertmanager.yml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
-
-
-test_config.__test__ = False  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -207,7 +204,7 @@ def test_real_alertmanager_delivers_groups_and_inhibits(
     binary = alertmanager_binary()
     log_url, log_file = alert_log
     with recording_server() as (webhook_url, received):
-        cfg = test_config(tmp_path / "am", log_url=log_url, webhook_url=webhook_url)
+        cfg = local_config(tmp_path / "am", log_url=log_url, webhook_url=webhook_url)
         process = subprocess.Popen(
             [
                 binary,
