@@ -1,6 +1,6 @@
 """The monitoring stack against the real program: a real ``prometheus`` (Debian package) with
 the shipped rules and a test-only config (1 s scrape and evaluation intervals) scrapes a real
-``volcast serve`` (two workers, a HAR champion in a SQLite registry) and a stream-worker
+``volcast serve`` (a HAR champion in a SQLite registry) and a stream-worker
 target that is down. Then every recording rule and every dashboard query (panels, template
 variables, annotations) runs through Prometheus' HTTP API: each must parse, and return data
 wherever the metrics it reads exist on this fresh service (the live loop's own gauges do not
@@ -103,7 +103,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "VOLCAST_SERVE_HISTORY_BARS": "1200",
         "PROMETHEUS_MULTIPROC_DIR": str(root / "metrics"),
     }
-    with serving(root, env, workers=2) as api_url, closed_port() as dead:
+    with serving(root, env, workers=1) as api_url, closed_port() as dead:
         api = api_url.removeprefix("http://")
         stream = f"127.0.0.1:{dead}"
         config = root / "prometheus.yml"
