@@ -384,11 +384,13 @@ def model_data() -> dict[str, Any]:
             "Registry version of the model in service, per series.",
             f"max by (symbol, interval) (model_version{{{SERIES}}})",
             "{{symbol}} {{interval}}",
+            height=8,
         ),
         stat(
             "Registry reachable",
             "1 when every replica's last poll of the MLflow registry succeeded.",
             "min(model_registry_up)",
+            height=8,
         ),
         timeseries(
             "Data freshness",
