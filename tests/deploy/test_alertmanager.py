@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.deploy.conftest import alertmanager_binary, recording_server
+from tests.deploy.servers import alertmanager_binary, recording_server, stop, wait_for
 from tests.deploy.test_prometheus_rules import rules
 from tests.helpers import REPO_ROOT, listening_port, require_binary
 
@@ -109,6 +109,21 @@ def test_retrain_webhook_is_authenticated_and_optional_receivers_read_secret_fil
     assert "password:" not in text.replace("auth_password_file:", "")
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["volcast.slack.title", "volcast.slack.text", "volcast.email.subject", "volcast.email.text"],
+)
+def test_notification_templates_render(name: str) -> None:
+    result = amtool(
+        "template",
+        "render",
+        f"--template.glob={ALERTMANAGER / 'templates' / '*.tmpl'}",
+        f'--template.text={{{{ template "{name}" . }}}}',
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip()
+
+
 def test_target_down_inhibits_the_alerts_of_its_target() -> None:
     (rule,) = [
         rule
@@ -119,30 +134,6 @@ def test_target_down_inhibits_the_alerts_of_its_target() -> None:
 
 
 # --- a real Alertmanager ---------------------------------------------------------------
-
-
-def wait_for(check: Callable[[], Any], *, what: str, deadline: float = 60.0) -> Any:
-    """Poll ``check()`` until it returns something truthy (returned); fail after ``deadline``."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            value = check()
-        except httpx.HTTPError:
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def local_config(root: Path, *, log_url: str, webhook_url: str) -> Path:

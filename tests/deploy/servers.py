@@ -1,15 +1,20 @@
-"""Helpers of the monitoring-stack tests: the system binaries and small local servers."""
+"""Helpers of the monitoring-stack tests: the system binaries, waiting, small local servers."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import httpx
+import pytest
 
 from tests.helpers import require_binary
 
@@ -60,3 +65,27 @@ def recording_server() -> Iterator[tuple[str, Received]]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def wait_for(check: Callable[[], Any], *, what: str, deadline: float = 60.0) -> Any:
+    """Poll ``check()`` until it returns something truthy (returned); fail after ``deadline``."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            value = check()
+        except httpx.HTTPError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
