@@ -8,9 +8,7 @@ VOLCAST_REQUIRE_SYSTEM_DEPS=1.
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,13 +19,20 @@ import httpx
 import pytest
 import yaml
 
-from tests.deploy.servers import alertmanager_binary, recording_server, stop, wait_for
+from tests.deploy.servers import (
+    ALERTMANAGER,
+    WEBHOOK_PATH,
+    local_alertmanager_config,
+    logged_alerts,
+    recording_server,
+    running_alert_log,
+    running_alertmanager,
+    wait_for,
+)
 from tests.deploy.test_prometheus_rules import rules
-from tests.helpers import REPO_ROOT, listening_port, require_binary
+from tests.helpers import require_binary
 
-ALERTMANAGER = REPO_ROOT / "deploy" / "alertmanager"
 CONFIG = ALERTMANAGER / "alertmanager.yml"
-WEBHOOK_PATH = "/alerts/webhook"
 TOKEN_FILE = "secrets/volcast-alert-webhook-token"
 
 
@@ -136,39 +141,10 @@ def test_target_down_inhibits_the_alerts_of_its_target() -> None:
 # --- a real Alertmanager ---------------------------------------------------------------
 
 
-def local_config(root: Path, *, log_url: str, webhook_url: str) -> Path:
-    """The shipped config with local URLs and second-long group waits, beside its secrets."""
-    cfg = config()
-    for route in [cfg["route"], *cfg["route"]["routes"]]:
-        route.update(group_wait="1s", group_interval="2s")
-    for receiver in cfg["receivers"]:
-        for hook in receiver.get("webhook_configs", []):
-            base = webhook_url if hook["url"].endswith(WEBHOOK_PATH) else log_url
-            hook["url"] = base + "/" + hook["url"].split("/", 3)[3]
-    (root / "templates").mkdir(parents=True)
-    for template in (ALERTMANAGER / "templates").glob("*.tmpl"):
-        (root / "templates" / template.name).write_text(template.read_text())
-    (root / "secrets").mkdir()
-    for name in ("volcast-alert-webhook-token", "slack-webhook-url", "smtp-password"):
-        (root / "secrets" / name).write_text("s3cret-test-token")
-    path = root / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
-
-
 @pytest.fixture
 def alert_log(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """deploy/alertmanager/alert_log.py on a free port: (its URL, its JSON-lines file)."""
-    out = tmp_path / "alerts.jsonl"
-    process = subprocess.Popen(
-        [sys.executable, str(ALERTMANAGER / "alert_log.py"), "--port", "0", "--file", str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "alert_log.log").open("wb"),
-    )
-    try:
-        yield f"http://127.0.0.1:{listening_port(process, timeout=30)}", out
-    finally:
-        stop(process)
+    with running_alert_log(tmp_path) as running:
+        yield running
 
 
 def _alert(name: str, **labels: str) -> dict[str, Any]:
@@ -181,39 +157,15 @@ def _alert(name: str, **labels: str) -> dict[str, Any]:
     }
 
 
-def _logged(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 @pytest.mark.integration
 @pytest.mark.slow
 def test_real_alertmanager_delivers_groups_and_inhibits(
     tmp_path: Path, alert_log: tuple[str, Path]
 ) -> None:
-    binary = alertmanager_binary()
     log_url, log_file = alert_log
     with recording_server() as (webhook_url, received):
-        cfg = local_config(tmp_path / "am", log_url=log_url, webhook_url=webhook_url)
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={cfg}",
-                f"--storage.path={tmp_path / 'am-data'}",
-                "--web.listen-address=127.0.0.1:0",
-                "--cluster.listen-address=",
-                "--log.level=warn",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / "alertmanager.log").open("wb"),
-        )
-        try:
-            url = f"http://127.0.0.1:{listening_port(process, timeout=60)}"
-            wait_for(
-                lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
-                what="Alertmanager to be ready",
-            )
+        cfg = local_alertmanager_config(tmp_path / "am", log_url=log_url, webhook_url=webhook_url)
+        with running_alertmanager(tmp_path, cfg) as url:
             target = {"job": "volcast-api", "instance": "127.0.0.1:8000"}
             alerts = [
                 _alert("VolcastTargetDown", severity="critical", **target),
@@ -246,10 +198,8 @@ def test_real_alertmanager_delivers_groups_and_inhibits(
             # the people's receivers log the critical and the warning, each on its channel
             def logged_channels() -> dict[str, set[str]] | None:
                 seen: dict[str, set[str]] = {}
-                for record in _logged(log_file):
-                    for alert in record["notification"]["alerts"]:
-                        names = seen.setdefault(record["channel"], set())
-                        names.add(alert["labels"]["alertname"])
+                for channel, labels in logged_alerts(log_file):
+                    seen.setdefault(channel, set()).add(labels["alertname"])
                 return seen if len(seen) == 2 else None
 
             channels = wait_for(logged_channels, what="the alert log")
@@ -271,5 +221,3 @@ def test_real_alertmanager_delivers_groups_and_inhibits(
                 "VolcastRegistryUnreachable" not in names
                 for names in (logged_channels() or {}).values()
             )
-        finally:
-            stop(process)
