@@ -1,10 +1,19 @@
-"""The monitoring stack against the real program: a real ``prometheus`` (Debian package) with
-the shipped rules and a test-only config (1 s scrape and evaluation intervals) scrapes a real
-``volcast serve`` (a HAR champion in a SQLite registry) and a stream-worker
-target that is down. Then every recording rule and every dashboard query (panels, template
-variables, annotations) runs through Prometheus' HTTP API: each must parse, and return data
-wherever the metrics it reads exist on this fresh service (the live loop's own gauges do not
-exist until ``volcast stream`` exports them: those queries must parse and are reported).
+"""The monitoring stack against the real program.
+
+A real ``prometheus`` (Debian package) with the shipped rules and a test-only config (1 s
+scrape and evaluation intervals) scrapes a real ``volcast serve`` (a HAR champion in a SQLite
+registry) and a stream-worker target that is down, and sends its alerts to a real Alertmanager
+with the shipped routes, whose people's receivers post to ``alert_log.py``. Then:
+
+- every recording rule and every dashboard query (panels, template variables, annotations)
+  runs through Prometheus' HTTP API: each must parse, and return data wherever the metrics it
+  reads exist on this fresh service (only the live loop's own gauges may be missing);
+- the down stream target and the old synthetic bars raise target-down and data-stale alerts
+  with the real labels, and Alertmanager delivers them to the alert log;
+- stopping the API makes the target-down alert of the API fire and reach the log.
+
+The alert rules are the shipped ones with every ``for`` shortened to 1 s (a test-only copy;
+the ``for`` durations themselves are unit-tested by ``promtool test rules``).
 """
 
 from __future__ import annotations
@@ -19,12 +28,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import yaml
 
 from tests.api.conftest import INTERVAL, SYMBOL, store_bars, synthetic_bars, train_and_register
 from tests.deploy.promql import metric_names
-from tests.deploy.servers import stop, wait_for
+from tests.deploy.servers import (
+    local_alertmanager_config,
+    logged_alerts,
+    recording_server,
+    running_alert_log,
+    running_alertmanager,
+    stop,
+    wait_for,
+)
 from tests.deploy.test_grafana import DASHBOARDS, LIVE_LOOP_METRICS, queries
 from tests.deploy.test_prometheus_rules import PROMETHEUS, rules
 from tests.helpers import closed_port, listening_port, require_binary
@@ -41,7 +59,6 @@ VARIABLES = {
     "$job": "volcast-api",
 }
 
-
 # Metrics a fresh `volcast serve` without a stream worker does not export.
 NOT_ON_A_FRESH_SERVICE = LIVE_LOOP_METRICS | {"prediction_errors_total"}
 
@@ -51,18 +68,32 @@ class Stack:
     prometheus: str
     api: str
     stream_target: str
+    alert_log: Path
+    root: Path
 
 
-def fast_prometheus_config(api: str, stream: str, scrape_interval: str = "1s") -> dict[str, Any]:
-    """deploy/prometheus/prometheus.yml with fast intervals and this test's targets."""
+def fast_rules(root: Path) -> Path:
+    """The shipped rule files in ``root/rules``, every alert's ``for`` set to 1 s."""
+    folder = root / "rules"
+    folder.mkdir()
+    for path in sorted((PROMETHEUS / "rules").glob("*.yml")):
+        groups = yaml.safe_load(path.read_text())
+        for group in groups["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    rule["for"] = "1s"
+        (folder / path.name).write_text(yaml.safe_dump(groups, sort_keys=False))
+    return folder
+
+
+def fast_prometheus_config(
+    *, api: str, stream: str, alertmanager: str, rules_folder: Path
+) -> dict[str, Any]:
+    """deploy/prometheus/prometheus.yml with 1 s intervals and this test's targets."""
     config: dict[str, Any] = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
-    config["global"].update(
-        scrape_interval=scrape_interval,
-        evaluation_interval=scrape_interval,
-        scrape_timeout=scrape_interval,
-    )
-    config["rule_files"] = [str(PROMETHEUS / "rules" / "*.yml")]
-    config.pop("alerting")  # Alertmanager has its own test (test_alertmanager.py)
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s", scrape_timeout="1s")
+    config["rule_files"] = [str(rules_folder / "*.yml")]
+    config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [alertmanager]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     jobs["volcast-api"]["static_configs"][0]["targets"] = [api]
     jobs["volcast-stream"]["static_configs"][0]["targets"] = [stream]
@@ -71,7 +102,7 @@ def fast_prometheus_config(api: str, stream: str, scrape_interval: str = "1s") -
 
 
 def _traffic(url: str, stopped: threading.Event) -> None:
-    """Forecasts, health checks and a bad request, a few a second, until ``stopped``."""
+    """Forecasts, their feedback, health checks and a bad request, until ``stopped``."""
     with httpx.Client(base_url=url, timeout=10) as client:
         while not stopped.is_set():
             try:
@@ -107,11 +138,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "VOLCAST_SERVE_HISTORY_BARS": "1200",
         "PROMETHEUS_MULTIPROC_DIR": str(root / "metrics"),
     }
-    with serving(root, env, workers=1) as api_url, closed_port() as dead:
+    with (
+        running_alert_log(root) as (log_url, log_file),
+        recording_server() as (webhook_url, _),
+        running_alertmanager(
+            root,
+            local_alertmanager_config(root / "am", log_url=log_url, webhook_url=webhook_url),
+        ) as alertmanager_url,
+        serving(root, env, workers=1) as api_url,
+        closed_port() as dead,
+    ):
         api = api_url.removeprefix("http://")
         stream = f"127.0.0.1:{dead}"
         config = root / "prometheus.yml"
-        config.write_text(yaml.safe_dump(fast_prometheus_config(api, stream), sort_keys=False))
+        settings = fast_prometheus_config(
+            api=api,
+            stream=stream,
+            alertmanager=alertmanager_url.removeprefix("http://"),
+            rules_folder=fast_rules(root),
+        )
+        config.write_text(yaml.safe_dump(settings, sort_keys=False))
         checked = subprocess.run(
             [promtool, "check", "config", str(config)], capture_output=True, text=True, check=False
         )
@@ -136,7 +182,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
                 what="Prometheus to be ready",
             )
-            yield Stack(url, api_url, stream)
+            yield Stack(url, api_url, stream, log_file, root)
         finally:
             stopped.set()
             traffic.join(timeout=30)
@@ -185,26 +231,38 @@ def test_every_recording_rule_returns_data(warmed: Stack) -> None:
     assert 0 < float(p95["value"][1]) < 5
 
 
-def test_alerts_see_the_real_labels(warmed: Stack) -> None:
-    """A down stream target and the synthetic (old) bars make two alerts pend at once."""
+def firing(stack: Stack) -> set[tuple[str, str]]:
+    """(alertname, job or symbol) of every firing volcast alert in Prometheus."""
+    found = set()
+    for series in query(stack, 'ALERTS{alertname=~"Volcast.*", alertstate="firing"}'):
+        labels = series["metric"]
+        found.add((labels["alertname"], labels.get("job") or labels.get("symbol", "")))
+    return found
 
-    def pending() -> set[tuple[str, str]]:
-        found = set()
-        for series in query(warmed, 'ALERTS{alertname=~"Volcast.*"}'):
-            labels = series["metric"]
-            found.add((labels["alertname"], labels.get("job") or labels.get("symbol", "")))
-        return found
 
+def logged(stack: Stack) -> set[tuple[str, str, str]]:
+    """(channel, alertname, job or symbol) of every alert the alert log received."""
+    return {
+        (channel, labels["alertname"], labels.get("job") or labels.get("symbol", ""))
+        for channel, labels in logged_alerts(stack.alert_log)
+    }
+
+
+def test_alerts_fire_with_the_real_labels_and_reach_the_log(warmed: Stack) -> None:
+    """The down stream target and the synthetic (old) bars: target down and data stale."""
+    expected = {("VolcastTargetDown", "volcast-stream"), ("VolcastDataStale", SYMBOL)}
     seen = wait_for(
-        lambda: (
-            {("VolcastTargetDown", "volcast-stream"), ("VolcastDataStale", SYMBOL)} <= pending()
-            and pending()
-        ),
-        what="the target-down and data-stale alerts",
+        lambda: firing(warmed) if expected <= firing(warmed) else None,
+        what="the target-down and data-stale alerts to fire",
     )
     assert ("VolcastTargetDown", "volcast-api") not in seen
     # a champion is served and the registry answers: those alerts stay quiet
     assert not {name for name, _ in seen} & {"VolcastNoChampion", "VolcastRegistryUnreachable"}
+    # Prometheus -> Alertmanager (shipped routes) -> the critical channel of the alert log
+    wait_for(
+        lambda: {("critical", *alert) for alert in expected} <= logged(warmed),
+        what="Alertmanager to deliver both alerts to the alert log",
+    )
 
 
 def _substitute(expr: str) -> str:
@@ -255,3 +313,25 @@ def test_the_api_exports_what_the_dashboards_read(warmed: Stack) -> None:
     ):
         assert expected in present, expected
     assert INTERVAL == "1h"
+
+
+def _serve_process(root: Path) -> psutil.Process:
+    """The ``volcast serve`` process started in ``root`` (by ``serving()``)."""
+    for process in psutil.process_iter(["cmdline", "cwd"]):
+        cmdline = process.info["cmdline"] or []
+        if "volcast" in cmdline and "serve" in cmdline and process.info["cwd"] == str(root):
+            return process
+    pytest.fail("volcast serve is not running")
+
+
+def test_stopping_the_api_fires_target_down(warmed: Stack) -> None:
+    """Last in this module: it stops the API."""
+    _serve_process(warmed.root).terminate()
+    wait_for(
+        lambda: ("VolcastTargetDown", "volcast-api") in firing(warmed),
+        what="the API's target-down alert to fire",
+    )
+    wait_for(
+        lambda: ("critical", "VolcastTargetDown", "volcast-api") in logged(warmed),
+        what="the API's target-down alert in the alert log",
+    )
