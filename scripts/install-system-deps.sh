@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the test suite needs (Debian). CI runs this as root; developers run it once.
 set -euo pipefail
-packages=(git prometheus)
+packages=(git prometheus prometheus-alertmanager)  # alertmanager: prometheus-alertmanager + amtool
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

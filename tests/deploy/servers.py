@@ -1,0 +1,170 @@
+"""Helpers of the monitoring-stack tests: the system binaries, waiting, small local servers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.helpers import REPO_ROOT, listening_port, require_binary
+
+ALERTMANAGER = REPO_ROOT / "deploy" / "alertmanager"
+WEBHOOK_PATH = "/alerts/webhook"
+
+
+def alertmanager_binary() -> str:
+    """Debian names Alertmanager's binary ``prometheus-alertmanager``; upstream ``alertmanager``."""
+    return shutil.which("alertmanager") or require_binary("prometheus-alertmanager")
+
+
+@dataclass
+class Received:
+    """Requests a :func:`recording_server` got: (path, headers, JSON body)."""
+
+    requests: list[tuple[str, dict[str, str], Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def snapshot(self) -> list[tuple[str, dict[str, str], Any]]:
+        with self.lock:
+            return list(self.requests)
+
+
+@contextmanager
+def recording_server() -> Iterator[tuple[str, Received]]:
+    """An HTTP server on a free loopback port that answers 200 and records every POST.
+
+    Stands in for the volcast alert webhook (``POST /alerts/webhook``) until it exists.
+    """
+    received = Received()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with received.lock:
+                received.requests.append((self.path, dict(self.headers), json.loads(body)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def wait_for(check: Callable[[], Any], *, what: str, deadline: float = 60.0) -> Any:
+    """Poll ``check()`` until it returns something truthy (returned); fail after ``deadline``."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            value = check()
+        except httpx.HTTPError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def local_alertmanager_config(root: Path, *, log_url: str, webhook_url: str) -> Path:
+    """The shipped Alertmanager config with local URLs and 1 s group waits, beside its
+    templates and (test) secrets, in ``root``; returns its path."""
+    cfg: dict[str, Any] = yaml.safe_load((ALERTMANAGER / "alertmanager.yml").read_text())
+    for route in [cfg["route"], *cfg["route"]["routes"]]:
+        route.update(group_wait="1s", group_interval="2s")
+    for receiver in cfg["receivers"]:
+        for hook in receiver.get("webhook_configs", []):
+            base = webhook_url if hook["url"].endswith(WEBHOOK_PATH) else log_url
+            hook["url"] = base + "/" + hook["url"].split("/", 3)[3]
+    (root / "templates").mkdir(parents=True)
+    for template in (ALERTMANAGER / "templates").glob("*.tmpl"):
+        (root / "templates" / template.name).write_text(template.read_text())
+    (root / "secrets").mkdir()
+    for name in ("volcast-alert-webhook-token", "slack-webhook-url", "smtp-password"):
+        (root / "secrets" / name).write_text("s3cret-test-token")
+    path = root / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+@contextmanager
+def running_alert_log(root: Path) -> Iterator[tuple[str, Path]]:
+    """deploy/alertmanager/alert_log.py on a free port: (its URL, its JSON-lines file)."""
+    out = root / "alerts.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, str(ALERTMANAGER / "alert_log.py"), "--port", "0", "--file", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "alert_log.log").open("wb"),
+    )
+    try:
+        yield f"http://127.0.0.1:{listening_port(process, timeout=30)}", out
+    finally:
+        stop(process)
+
+
+def logged_alerts(path: Path) -> list[tuple[str, dict[str, str]]]:
+    """(channel, labels) of every alert in an alert_log.py file."""
+    if not path.exists():
+        return []
+    found = []
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        found += [(record["channel"], a["labels"]) for a in record["notification"]["alerts"]]
+    return found
+
+
+@contextmanager
+def running_alertmanager(root: Path, config: Path) -> Iterator[str]:
+    """The Debian Alertmanager on a free port with ``config``, no clustering; yields its URL."""
+    process = subprocess.Popen(
+        [
+            alertmanager_binary(),
+            f"--config.file={config}",
+            f"--storage.path={root / 'alertmanager-data'}",
+            "--web.listen-address=127.0.0.1:0",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "alertmanager.log").open("wb"),
+    )
+    try:
+        url = f"http://127.0.0.1:{listening_port(process, timeout=60)}"
+        wait_for(
+            lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
+            what="Alertmanager to be ready",
+        )
+        yield url
+    finally:
+        stop(process)
