@@ -124,13 +124,23 @@ class FeatureParams(_Section):
 
 
 class TargetParams(_Section):
-    """Forecast target (SPEC 4)."""
+    """Forecast target (SPEC 4) and its variance floor.
+
+    ``floor_source: quantile`` (the default) makes the floor data-driven: the features stage
+    replaces ``floor`` by the ``floor_quantile`` quantile of the positive per-bar variances
+    of the first training window and records the result with ``floor_source: fixed``
+    (:func:`volcast.features.target.resolve_target`); that resolved section travels with the
+    dataset and the registered model, so serving floors exactly as training did.
+    ``floor_source: fixed`` uses ``floor`` as given.
+    """
 
     horizon: int = Field(default=1, ge=1)
     estimator: Literal["garman_klass", "parkinson", "rogers_satchell", "close_to_close"] = (
         "garman_klass"
     )
-    floor: float = Field(default=1e-10, gt=0.0)
+    floor: float = Field(default=1e-10, gt=0.0, description="Variance floor (fixed source)")
+    floor_source: Literal["quantile", "fixed"] = "quantile"
+    floor_quantile: float = Field(default=0.01, gt=0.0, lt=0.5)
 
 
 class ProfileParams(_Section):
