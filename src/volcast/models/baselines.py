@@ -139,7 +139,13 @@ class GarchModel(VolatilityModel):
             if previous.size == 3 + (self.dist == "t"):
                 starting = previous
         am = arch_model(
-            finite * scale, mean="Zero", vol="GARCH", p=1, q=1, dist=self.dist, rescale=False
+            finite * scale,
+            mean="Zero",
+            vol="GARCH",
+            p=1,
+            q=1,
+            dist="t" if self.dist == "t" else "normal",
+            rescale=False,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes; the result is checked below
