@@ -128,7 +128,8 @@ class TargetParams(_Section):
 
     ``floor_source: quantile`` (the default) makes the floor data-driven: the features stage
     replaces ``floor`` by the ``floor_quantile`` quantile of the positive per-bar variances
-    of the first training window and records the result with ``floor_source: fixed``
+    of the bars the dataset is built from (the first ``floor_bars`` of them when set) and
+    records the result with ``floor_source: fixed``
     (:func:`volcast.features.target.resolve_target`); that resolved section travels with the
     dataset and the registered model, so serving floors exactly as training did.
     ``floor_source: fixed`` uses ``floor`` as given.
@@ -141,6 +142,9 @@ class TargetParams(_Section):
     floor: float = Field(default=1e-10, gt=0.0, description="Variance floor (fixed source)")
     floor_source: Literal["quantile", "fixed"] = "quantile"
     floor_quantile: float = Field(default=0.01, gt=0.0, lt=0.5)
+    floor_bars: int | None = Field(
+        default=None, ge=24, description="Bars from the first the floor is estimated on"
+    )
 
 
 class ProfileParams(_Section):

@@ -56,10 +56,6 @@ from volcast.schemas import TIMESTAMP, interval_seconds
 SEASONAL_OBSERVATIONS: Final = 20
 """Same-hour (or same-weekday) bars averaged by ``seasonal_log_rv``."""
 
-DEFAULT_FLOOR_BARS: Final = 1000
-"""Bars after the warm-up a data-driven floor is estimated on by default (the default first
-training window, ``TrainParams.min_train_bars``)."""
-
 ESTIMATOR_FEATURES: Final = ("var_cc", "var_parkinson", "var_gk", "var_rs")
 _DAY: Final = 86400
 
@@ -333,7 +329,6 @@ def build_dataset(
     features: FeatureParams,
     target: TargetParams,
     interval: str,
-    floor_bars: int = DEFAULT_FLOOR_BARS,
 ) -> pd.DataFrame:
     """Training table: one row per bar with ``timestamp``, the features, ``rv`` and ``target``.
 
@@ -344,12 +339,10 @@ def build_dataset(
     a fresh RangeIndex.
 
     A ``target`` whose floor is still data-driven (``floor_source: quantile``) is resolved
-    first (:func:`~volcast.features.target.resolve_target`) on the first warm-up plus
-    ``floor_bars`` bars (a first training window: no later bar moves the floor); the
-    features stage passes ``train.min_train_bars``, serving the model's fixed section.
+    on ``bars`` first (:func:`~volcast.features.target.resolve_target`); serving passes the
+    model's fixed section, so it floors as training did.
     """
-    window = FeatureBuilder(features=features, target=target, interval=interval).warmup_bars
-    target = resolve_target(bars, target, window=window + floor_bars)
+    target = resolve_target(bars, target)
     builder = FeatureBuilder(features=features, target=target, interval=interval)
     frame = builder.transform(bars)
     frame["rv"] = realized_variance(bars, estimator=target.estimator, floor=target.floor).to_numpy()

@@ -16,7 +16,7 @@ from volcast.errors import ConfigError
 from volcast.models.base import VolatilityModel
 from volcast.models.baselines import EwmaModel, GarchModel, HarModel, PersistenceModel
 from volcast.models.combination import CombinationModel
-from volcast.models.gbm import LightGbmModel
+from volcast.models.gbm import LightGbmHarModel, LightGbmModel
 
 CANDIDATES: Final[dict[str, type[VolatilityModel]]] = {
     cls.name: cls
@@ -26,6 +26,7 @@ CANDIDATES: Final[dict[str, type[VolatilityModel]]] = {
         GarchModel,
         HarModel,
         LightGbmModel,
+        LightGbmHarModel,
         CombinationModel,
     )
 }
@@ -62,6 +63,13 @@ def make_model(
         return HarModel(interval=interval, horizon=horizon)
     if name == "lightgbm":
         return LightGbmModel(params=dict(params.lightgbm), features=names, seed=params.seed)
+    if name == "lightgbm_har":
+        return LightGbmHarModel(
+            params=dict(params.lightgbm),
+            features=names,
+            seed=params.seed,
+            base=HarModel(interval=interval, horizon=horizon),
+        )
     if name == "combination":
         members = tuple(
             make_model(m, params=params, interval=interval, horizon=horizon, features=names)
@@ -97,6 +105,7 @@ __all__ = [
     "EwmaModel",
     "GarchModel",
     "HarModel",
+    "LightGbmHarModel",
     "LightGbmModel",
     "PersistenceModel",
     "VolatilityModel",

@@ -147,7 +147,8 @@ class GarchModel(VolatilityModel):
             dist="t" if self.dist == "t" else "normal",
             rescale=False,
         )
-        with warnings.catch_warnings():
+        # one BLAS thread: the optimum then does not depend on what else runs (LightGBM folds)
+        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
             warnings.simplefilter("ignore")  # convergence notes; the result is checked below
             result = am.fit(disp="off", starting_values=starting, show_warning=False)
         params = np.asarray(result.params, dtype="float64")

@@ -271,9 +271,7 @@ def features(
     bars = clean_bars(storage.read_parquet(layout.curated_bars), interval=interval)
     progress(f"building features from {len(bars)} bars")
     builder = FeatureBuilder(features=params.features, target=params.target, interval=interval)
-    # a data-driven floor comes from the bars before the walk-forward's first forecast
-    first = builder.warmup_bars + params.train.min_train_bars
-    target = resolve_target(bars, params.target, window=first)
+    target = resolve_target(bars, params.target)  # a data-driven floor, fixed from here on
     dataset = build_dataset(bars, features=params.features, target=target, interval=interval)
     warmup = builder.warmup_bars
     if len(dataset) <= warmup + params.target.horizon:

@@ -83,7 +83,7 @@ def test_data_driven_floor_is_the_quantile_of_positive_variances_of_the_window()
     bars = random_walk_bars(600, seed=5, flat_every=9)
     raw = variance_estimators(bars)["var_gk"].to_numpy()
     assert (raw[:300] == 0.0).any()  # flat bars in the window
-    resolved = resolve_target(bars, TargetParams(floor_quantile=0.05), window=300)
+    resolved = resolve_target(bars, TargetParams(floor_quantile=0.05, floor_bars=300))
     head = raw[:300]
     assert resolved.floor == pytest.approx(float(np.quantile(head[head > 0], 0.05)), rel=1e-12)
     assert resolved.floor_source == "fixed"
@@ -97,16 +97,19 @@ def test_floor_ignores_bars_after_its_window() -> None:
     changed = bars.copy()
     changed.loc[300:, ["open", "high", "low", "close"]] *= 1.0 + np.linspace(0, 0.5, 300)[:, None]
     changed.loc[300:, "high"] *= 1.2
-    params = TargetParams()
-    assert resolve_target(bars, params, window=300) == resolve_target(changed, params, window=300)
-    assert resolve_target(bars, params).floor != resolve_target(changed, params).floor
+    first = TargetParams(floor_bars=300)
+    assert resolve_target(bars, first) == resolve_target(changed, first)
+    # by default the floor is estimated on every bar the dataset is built from
+    assert (
+        resolve_target(bars, TargetParams()).floor != resolve_target(changed, TargetParams()).floor
+    )
 
 
 def test_zero_range_bars_get_exactly_the_floor_in_target_rv_and_features() -> None:
     bars = random_walk_bars(400, seed=7, flat_every=11)
     features = FeatureParams(lags=3, windows=(4,), weekly_window=24, har_windows=(1, 4))
     data = build_dataset(bars, features=features, target=TargetParams(), interval="1h")
-    floor = resolve_target(bars, TargetParams(), window=len(bars)).floor
+    floor = resolve_target(bars, TargetParams()).floor
     raw = variance_estimators(bars)["var_gk"].to_numpy()
     flat = np.flatnonzero(raw <= 0.0)
     assert flat.size > 10
