@@ -182,6 +182,10 @@ class TrainParams(_Section):
             "reg_lambda": 1.0,
         }
     )
+    lightgbm_search: tuple[dict[str, Any], ...] = Field(
+        default=(),
+        description="Overrides of `lightgbm` tried by nested walk-forward in each training window",
+    )
 
 
 class PromotionParams(_Section):

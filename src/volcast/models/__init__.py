@@ -61,14 +61,23 @@ def make_model(
         return GarchModel(horizon=horizon)
     if name == "har":
         return HarModel(interval=interval, horizon=horizon)
+    search = tuple(dict(s) for s in params.lightgbm_search)
     if name == "lightgbm":
-        return LightGbmModel(params=dict(params.lightgbm), features=names, seed=params.seed)
+        return LightGbmModel(
+            params=dict(params.lightgbm),
+            features=names,
+            seed=params.seed,
+            search=search,
+            horizon=horizon,
+        )
     if name == "lightgbm_har":
         return LightGbmHarModel(
             params=dict(params.lightgbm),
             features=names,
             seed=params.seed,
             base=HarModel(interval=interval, horizon=horizon),
+            search=search,
+            horizon=horizon,
         )
     if name == "combination":
         members = tuple(

@@ -19,6 +19,9 @@ from volcast.models.base import (
 )
 from volcast.models.baselines import HarModel
 
+_MIN_SEARCH_VALIDATION = 100
+_MIN_SEARCH_TRAIN = 300
+
 
 class LightGbmModel(VolatilityModel):
     """LightGBM regressor of ``log y`` on the feature columns, brought back to variance.
@@ -41,6 +44,12 @@ class LightGbmModel(VolatilityModel):
     exp(booster(x))``: boosting starts from the textbook forecast instead of from a constant,
     so a few hundred shallow trees only have to model what HAR misses (the ``lightgbm_har``
     candidate).
+
+    ``search`` is a tuple of parameter overrides tried against the given ``params`` by nested
+    walk-forward validation inside the training rows of each fit (:meth:`_choose`: the last
+    fifth of them scored by QLIKE, the inner fit purged by ``horizon`` rows); the winner is
+    ``chosen_params_`` and the final fit uses it on all rows. Nothing outside the rows passed
+    to ``fit`` is read, so a walk-forward's choice for a fold never sees that fold's bars.
     """
 
     name: ClassVar[str] = "lightgbm"
@@ -54,12 +63,40 @@ class LightGbmModel(VolatilityModel):
         seed: int = 42,
         n_jobs: int = 1,
         base: HarModel | None = None,
+        search: tuple[dict[str, Any], ...] = (),
+        horizon: int = 1,
     ) -> None:
         self.params = params
         self.features = features
         self.seed = seed
         self.n_jobs = n_jobs
         self.base = base
+        self.search = search
+        self.horizon = horizon
+
+    def _choose(self, X: pd.DataFrame, y: pd.Series) -> dict[str, Any]:
+        """The override of ``search`` (or none) with the best QLIKE on a nested validation.
+
+        Inside the rows given to :meth:`fit` only: the last fifth is the validation block,
+        the rows before it less a purge gap of ``horizon`` the inner training set. Returns
+        ``{}`` (the given parameters) when the rows are too few for a meaningful split.
+        """
+        n = len(X)
+        n_val = n // 5
+        inner_end = n - n_val - self.horizon
+        if n_val < _MIN_SEARCH_VALIDATION or inner_end < _MIN_SEARCH_TRAIN:
+            return {}
+        y_val = y.to_numpy(dtype="float64")[n - n_val :]
+        best: tuple[float, dict[str, Any]] | None = None
+        for override in ({}, *self.search):
+            trial = clone(self).set_params(search=(), params={**(self.params or {}), **override})
+            trial.fit(X.iloc[:inner_end], y.iloc[:inner_end])
+            ratio = y_val / trial.predict(X.iloc[n - n_val :])
+            loss = float(np.mean(ratio - np.log(ratio) - 1.0))
+            if best is None or loss < best[0]:
+                best = (loss, dict(override))
+        assert best is not None
+        return best[1]
 
     def _base_log(self, X: pd.DataFrame) -> np.ndarray:
         """Log of the base model's forecast per row (zeros without a base)."""
@@ -74,11 +111,12 @@ class LightGbmModel(VolatilityModel):
         if not names:
             raise ModelError("X has no feature columns for LightGBM", model=self.name)
         require_columns(X, names, model=self.name)
+        self.chosen_params_ = self._choose(X, y) if self.search else {}
         if self.base is not None:
             self.base_ = clone(self.base).fit(X, y)
         elif hasattr(self, "base_"):
             del self.base_
-        given = dict(self.params or {})
+        given = {**(self.params or {}), **self.chosen_params_}
         defaults: dict[str, Any] = {"n_jobs": self.n_jobs, "max_bin": 63}
         if "force_row_wise" not in given:
             defaults["force_col_wise"] = True
