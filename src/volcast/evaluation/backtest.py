@@ -37,7 +37,7 @@ from volcast.evaluation.metrics import (
 )
 from volcast.evaluation.selection import select_model
 from volcast.models import BASELINES, CombinationModel, VolatilityModel, make_model
-from volcast.models.base import RV_COLUMN, TARGET_COLUMN, feature_columns
+from volcast.models.base import RV_COLUMN, TARGET_COLUMN, feature_columns, same_spec
 from volcast.schemas import TIMESTAMP
 
 Progress = Callable[[str, int, int], None]
@@ -106,12 +106,7 @@ def shared_members(models: dict[str, VolatilityModel]) -> dict[str, list[str]]:
             continue
         matches = [
             next(
-                (
-                    other
-                    for other, candidate in models.items()
-                    if type(candidate) is type(member)
-                    and candidate.get_params() == member.get_params()
-                ),
+                (other for other, candidate in models.items() if same_spec(candidate, member)),
                 None,
             )
             for member in model.members

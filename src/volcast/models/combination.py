@@ -12,7 +12,13 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from volcast.errors import ModelError
-from volcast.models.base import VolatilityModel, check_target, finalize, require_columns
+from volcast.models.base import (
+    VolatilityModel,
+    check_target,
+    finalize,
+    require_columns,
+    same_spec,
+)
 from volcast.schemas import TIMESTAMP
 
 _MIN_VALIDATION = 20
@@ -192,7 +198,7 @@ class CombinationModel(VolatilityModel):
                 model=self.name,
             )
         for spec, model in zip(self.members, fitted, strict=True):
-            if type(spec) is not type(model) or spec.get_params() != model.get_params():
+            if not same_spec(spec, model):
                 raise ModelError(
                     f"fitted member {model!r} does not match the configured member {spec!r}",
                     model=self.name,

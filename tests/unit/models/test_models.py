@@ -284,3 +284,20 @@ def test_lightgbm_search_never_looks_past_its_training_window(frame: pd.DataFram
     moved = make_model("lightgbm", params=train, interval="1h").fit(shocked_X, shocked_y)
     kept = make_model("lightgbm", params=train, interval="1h").fit(X, y)
     assert not np.allclose(moved.predict(X.iloc[:50]), kept.predict(X.iloc[:50]))
+
+
+def test_same_spec_compares_nested_models_by_parameters_so_combinations_share_fits() -> None:
+    from volcast.evaluation.backtest import shared_members
+    from volcast.models.base import same_spec
+
+    train = TrainParams()
+    a = make_model("lightgbm_har", params=train, interval="1h")
+    assert same_spec(a, make_model("lightgbm_har", params=train, interval="1h"))
+    assert not same_spec(a, make_model("lightgbm_har", params=train, interval="1d"))
+    assert not same_spec(a, make_model("lightgbm", params=train, interval="1h"))
+    members = ("har", "lightgbm_har")
+    combo = CombinationModel(
+        members=tuple(make_model(m, params=train, interval="1h") for m in members)
+    )
+    models = {m: make_model(m, params=train, interval="1h") for m in members}
+    assert shared_members({**models, "combination": combo}) == {"combination": list(members)}
