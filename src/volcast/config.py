@@ -162,7 +162,7 @@ class TrainParams(_Section):
         "ewma",
         "garch",
         "har",
-        "lightgbm",
+        "lightgbm_har",
         "combination",
     )
     min_train_bars: int = Field(default=1000, ge=50, description="First walk-forward window")

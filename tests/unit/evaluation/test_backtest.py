@@ -228,10 +228,12 @@ def test_shared_members_needs_every_member_with_the_same_parameters() -> None:
     def models(*names: str, params: TrainParams = FAST) -> dict[str, object]:
         return {n: make_model(n, params=params, interval="1h") for n in names}
 
-    assert shared_members(models(*ALL)) == {"combination": ["ewma", "garch", "har", "lightgbm"]}  # type: ignore[arg-type]
+    assert shared_members(models(*ALL)) == {  # type: ignore[arg-type]
+        "combination": ["ewma", "garch", "har", "lightgbm_har"]
+    }
     assert shared_members(models("ewma", "garch", "har", "combination")) == {}  # type: ignore[arg-type]
     other = models(*ALL)
-    other["lightgbm"] = make_model(
-        "lightgbm", params=TrainParams(lightgbm={"n_estimators": 7}), interval="1h"
+    other["lightgbm_har"] = make_model(
+        "lightgbm_har", params=TrainParams(lightgbm={"n_estimators": 7}), interval="1h"
     )
     assert shared_members(other) == {}  # type: ignore[arg-type]
