@@ -95,7 +95,7 @@ def garch_t(returns: np.ndarray, first: int) -> np.ndarray:
         model = arch_model(r[: end + 1], mean="Constant", vol="GARCH", p=1, q=1, dist="t")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fitted = model.fit(last_obs=start, disp="off")
+            fitted = model.fit(last_obs=start, disp="off", show_warning=False)
             # forecast made at t (reindex: row t holds the forecast of t+1)
             fc = fitted.forecast(horizon=1, start=start, reindex=False).variance
         values = fc.to_numpy()[:, 0] / 1e4
