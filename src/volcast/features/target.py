@@ -60,13 +60,14 @@ def resolve_target(bars: pd.DataFrame, params: TargetParams) -> TargetParams:
 
 
 def logged_target(doc: Mapping[str, Any]) -> TargetParams:
-    """A target section as logged with a dataset or a model.
+    """A target section as logged with a dataset or a model: always a fixed floor.
 
-    Sections logged before the floor became data-driven have no ``floor_source``; their
-    ``floor`` was the one used, so they read as fixed.
+    What was logged is what was used: sections from before the floor became data-driven
+    have no ``floor_source`` and their ``floor`` was the one applied; a section logged
+    unresolved (by hand) also reads as its ``floor``, so that serving never re-estimates a
+    floor from the bars it happens to hold.
     """
-    values = dict(doc)
-    values.setdefault("floor_source", "fixed")
+    values = {**dict(doc), "floor_source": "fixed"}
     try:
         return TargetParams.model_validate(values)
     except ValueError as exc:

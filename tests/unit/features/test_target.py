@@ -138,5 +138,9 @@ def test_sections_logged_before_the_data_driven_floor_read_as_fixed() -> None:
     # a logged model config drops None values but keeps the resolved floor and its source
     spec = ModelSpec(feature_names=("rv",), target=new)
     assert ModelSpec.from_dict(spec.to_dict()).target == new
+    # a section logged unresolved is served at its floor, never re-estimated from live bars
+    assert logged_target({"floor": 2e-7, "floor_source": "quantile"}) == TargetParams(
+        floor=2e-7, floor_source="fixed"
+    )
     with pytest.raises(ConfigError):
         logged_target({"floor": -1.0})
