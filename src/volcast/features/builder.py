@@ -324,11 +324,7 @@ class FeatureBuilder:
 
 
 def build_dataset(
-    bars: pd.DataFrame,
-    *,
-    features: FeatureParams,
-    target: TargetParams,
-    interval: str,
+    bars: pd.DataFrame, *, features: FeatureParams, target: TargetParams, interval: str
 ) -> pd.DataFrame:
     """Training table: one row per bar with ``timestamp``, the features, ``rv`` and ``target``.
 
