@@ -127,13 +127,27 @@ class FeatureParams(_Section):
 
 
 class TargetParams(_Section):
-    """Forecast target (SPEC 4)."""
+    """Forecast target (SPEC 4) and its variance floor.
+
+    ``floor_source: quantile`` (the default) makes the floor data-driven: the features stage
+    replaces ``floor`` by the ``floor_quantile`` quantile of the positive per-bar variances
+    of the bars the dataset is built from (the first ``floor_bars`` of them when set) and
+    records the result with ``floor_source: fixed``
+    (:func:`volcast.features.target.resolve_target`); that resolved section travels with the
+    dataset and the registered model, so serving floors exactly as training did.
+    ``floor_source: fixed`` uses ``floor`` as given.
+    """
 
     horizon: int = Field(default=1, ge=1)
     estimator: Literal["garman_klass", "parkinson", "rogers_satchell", "close_to_close"] = (
         "garman_klass"
     )
-    floor: float = Field(default=1e-10, gt=0.0)
+    floor: float = Field(default=1e-10, gt=0.0, description="Variance floor (fixed source)")
+    floor_source: Literal["quantile", "fixed"] = "quantile"
+    floor_quantile: float = Field(default=0.01, gt=0.0, lt=0.5)
+    floor_bars: int | None = Field(
+        default=None, ge=24, description="Bars from the first the floor is estimated on"
+    )
 
 
 class ProfileParams(_Section):
@@ -151,7 +165,7 @@ class TrainParams(_Section):
         "ewma",
         "garch",
         "har",
-        "lightgbm",
+        "lightgbm_har",
         "combination",
     )
     min_train_bars: int = Field(default=1000, ge=50, description="First walk-forward window")
@@ -170,6 +184,10 @@ class TrainParams(_Section):
             "colsample_bytree": 0.8,
             "reg_lambda": 1.0,
         }
+    )
+    lightgbm_search: tuple[dict[str, Any], ...] = Field(
+        default=(),
+        description="Overrides of `lightgbm` tried by nested walk-forward in each training window",
     )
 
 

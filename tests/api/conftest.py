@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
 from volcast.config import Params
-from volcast.features import FeatureBuilder, build_dataset
+from volcast.features import FeatureBuilder, build_dataset, resolve_target
 from volcast.models import HarModel, LightGbmModel
 from volcast.monitoring.reference import reference_statistics
 from volcast.registry import CHAMPION, log_training_run
@@ -96,7 +96,8 @@ def train_and_register(
 ) -> int:
     """Fit a real model on the bars, log it to the registry; optionally make it champion."""
     params = Params()
-    data = build_dataset(bars, features=params.features, target=params.target, interval=interval)
+    target = resolve_target(bars, params.target)  # as the features stage does; logged below
+    data = build_dataset(bars, features=params.features, target=target, interval=interval)
     names = FeatureBuilder(
         features=params.features, target=params.target, interval=interval
     ).feature_names
@@ -122,7 +123,7 @@ def train_and_register(
         feature_config={
             "feature_names": inputs,
             "features": params.features.model_dump(mode="json"),
-            "target": params.target.model_dump(mode="json"),
+            "target": target.model_dump(mode="json"),
         },
         reference_stats=reference_statistics(train[names]),
         input_example=X,

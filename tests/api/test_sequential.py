@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 
 from tests.api.conftest import store_bars, synthetic_bars
 from volcast.config import Params, TargetParams
-from volcast.features import FeatureBuilder, build_dataset
+from volcast.features import FeatureBuilder, build_dataset, resolve_target
 from volcast.models import EwmaModel, GarchModel, HarModel
 from volcast.models.base import VolatilityModel, feature_columns
 from volcast.monitoring.reference import reference_statistics
@@ -62,12 +62,9 @@ def _register(
     """Store curated bars, fit ``model`` as the train stage does and make it champion."""
     params = Params()
     store_bars(storage, curated, symbol=symbol, interval=INTERVAL)
-    dataset = build_dataset(
-        clean_bars(curated, interval=INTERVAL),
-        features=params.features,
-        target=target,
-        interval=INTERVAL,
-    )
+    cleaned = clean_bars(curated, interval=INTERVAL)
+    target = resolve_target(cleaned, target)  # the floor the features stage would record
+    dataset = build_dataset(cleaned, features=params.features, target=target, interval=INTERVAL)
     builder = FeatureBuilder(features=params.features, target=target, interval=INTERVAL)
     names = builder.feature_names
     inputs = [TIMESTAMP, *names, "rv"]

@@ -129,18 +129,37 @@ def test_backtest_output_follows_the_csv_contract(tmp_path: Path) -> None:
     assert code == 0, out
     for name in ("persistence", "ewma", "har", "QLIKE"):
         assert name in out
+    columns = ["timestamp", "forecast_variance", "realized_variance", "model"]
+    # default: one row per out-of-sample bar, the selected model's (named in the output)
     frame = pd.read_csv(output)
-    assert list(frame.columns) == ["timestamp", "forecast_variance", "realized_variance", "model"]
-    assert set(frame["model"]) == {"persistence", "ewma", "har"}
-    stamps = {m: tuple(g["timestamp"]) for m, g in frame.groupby("model")}
-    assert len(set(stamps.values())) == 1  # identical timestamps for every candidate
+    assert list(frame.columns) == columns
+    assert frame["model"].nunique() == 1
+    selected = str(frame["model"].iloc[0])
+    assert f"selected: {selected}" in out
+    assert frame["timestamp"].is_unique
+    assert pd.to_datetime(frame["timestamp"], utc=True).is_monotonic_increasing
     assert frame["forecast_variance"].gt(0).all()
-    per_model = frame[frame["model"] == "har"]
-    assert pd.to_datetime(per_model["timestamp"], utc=True).is_monotonic_increasing
+    # --all-models: every candidate on the same bars, the selected model's rows unchanged
+    every = tmp_path / "every.csv"
+    code, out = _invoke("backtest", "--config", str(config), "--output", str(every), "--all-models")
+    assert code == 0, out
+    full = pd.read_csv(every)
+    assert list(full.columns) == columns
+    assert set(full["model"]) == {"persistence", "ewma", "har"}
+    stamps = {m: tuple(g["timestamp"]) for m, g in full.groupby("model")}
+    assert len(set(stamps.values())) == 1  # identical timestamps for every candidate
+    assert stamps[selected] == tuple(frame["timestamp"])
+    pd.testing.assert_frame_equal(
+        full[full["model"] == selected].reset_index(drop=True), frame.reset_index(drop=True)
+    )
     # same data, params and seed: the same forecasts
     again = tmp_path / "again.csv"
     assert _invoke("backtest", "--config", str(config), "--output", str(again))[0] == 0
     pd.testing.assert_frame_equal(frame, pd.read_csv(again))
+    # --all-models without a file to write is a clear usage error
+    code, out = _invoke("backtest", "--config", str(config), "--all-models")
+    assert code != 0
+    assert "--all-models needs --output" in out
 
 
 def _versions() -> list[int]:
@@ -209,3 +228,43 @@ def test_train_is_skipped_when_data_params_and_code_are_unchanged(
     assert forced.fingerprint == retrained.fingerprint
     assert _versions() == [1, 2, 3]
     assert _alias("challenger") == 3
+
+
+def test_serving_floors_with_the_training_floor(tmp_path: Path, data_dir: Path) -> None:
+    """The data-driven floor set when the dataset was built is the one the served model uses."""
+    import math
+
+    import numpy as np
+
+    from volcast.evaluation.latest import score_latest
+    from volcast.pipeline.stages import read_dataset, read_dataset_spec
+    from volcast.registry.served import RegistryLoader
+
+    config = _config(tmp_path, candidates=["persistence", "har"])
+    code, out = _invoke("pipeline", "--config", str(config))
+    assert code == 0, out
+    storage = storage_from_settings()
+    spec = read_dataset_spec(storage, symbol="EUR/USD", interval="1h")
+    assert spec.target is not None
+    assert spec.target.floor_source == "fixed"
+    floor = spec.target.floor
+    assert floor > 1e-9  # data-driven, not the old 1e-10
+    run = _client().get_run(_client().get_model_version_by_alias(MODEL, "champion").run_id)
+    assert float(run.data.params["target.floor"]) == floor
+    # a retrain with a different floor quantile leaves the served model's floor alone
+    params = load_params(_config(tmp_path, candidates=["persistence", "har"]))
+    params = params.model_copy(
+        update={"target": params.target.model_copy(update={"floor_quantile": 0.2})}
+    )
+    served = RegistryLoader(alias="champion", params=params).load("EUR/USD", "1h")
+    assert served.builder.target.floor == floor
+    # a flat last bar is served at log(floor), exactly as training saw flat bars
+    dataset = read_dataset(storage, symbol="EUR/USD", interval="1h").frame
+    bars = dataset[["timestamp"]].copy()
+    closes = np.exp(np.cumsum(np.full(len(bars), 1e-4)))
+    bars["open"], bars["close"] = closes, closes * 1.0002
+    bars["high"], bars["low"] = closes * 1.0005, closes * 0.9997
+    bars.loc[bars.index[-1], ["open", "high", "low"]] = bars["close"].iloc[-1]
+    forecast = score_latest(served, bars, rows=5)
+    assert forecast.features["log_rv"] == math.log(floor)
+    assert forecast.variance >= floor

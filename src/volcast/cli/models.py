@@ -10,6 +10,7 @@ from volcast.cli import logs
 from volcast.cli.app import app, run
 from volcast.cli.edge import REJECTED_EXIT_CODE, command
 from volcast.cli.options import (
+    AllModelsOpt,
     ConfigOpt,
     ForceOpt,
     IntervalOpt,
@@ -25,6 +26,7 @@ from volcast.cli.options import (
 )
 from volcast.cli.output import console
 from volcast.config import get_settings
+from volcast.errors import ConfigError
 from volcast.pipeline.run import (
     PIPELINE,
     SourceSpec,
@@ -62,12 +64,16 @@ def backtest(
     skip_rows: SkipOpt = None,
     max_staleness: StaleOpt = None,
     output: OutputOpt = None,
+    all_models: AllModelsOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Walk-forward backtest of every candidate; prints the metrics table.
 
-    With --source/--path the data is ingested, gated and featurised first.
+    With --source/--path the data is ingested, gated and featurised first. --output writes
+    the selected model's forecast for every out-of-sample bar (--all-models: every model's).
     """
+    if all_models and output is None:
+        raise ConfigError("--all-models needs --output FILE.csv: it selects which rows to write")
     spec = SourceSpec(source, path, timestamp_column, timestamp_format, skip_rows)
     options = Options(config, symbol, interval, spec, max_staleness)
     if output is not None:
@@ -78,8 +84,9 @@ def backtest(
 
         bt = result.results["backtest"]
         assert isinstance(bt, BacktestResult)
-        rows = export_predictions(bt, output)
-        console.print(f"  predictions: {output.resolve()} ({rows} rows)")
+        rows = export_predictions(bt, output, all_models=all_models)
+        which = "every model" if all_models else bt.selected
+        console.print(f"  predictions: {output.resolve()} ({rows} rows, {which})")
 
 
 @app.command()

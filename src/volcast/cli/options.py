@@ -47,7 +47,17 @@ StaleOpt = Annotated[
 ]
 OutputOpt = Annotated[
     Path | None,
-    typer.Option("--output", help="CSV of every out-of-sample forecast (SPEC contract)."),
+    typer.Option(
+        "--output",
+        help="CSV of the selected model's out-of-sample forecasts, one row per bar: "
+        "timestamp,forecast_variance,realized_variance,model (SPEC contract).",
+    ),
+]
+AllModelsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-models", help="With --output: write every candidate's rows, not only the selected."
+    ),
 ]
 ForceOpt = Annotated[
     bool,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from volcast.config import TrainParams
 from volcast.errors import ModelError
@@ -36,7 +37,7 @@ from volcast.evaluation.metrics import (
 )
 from volcast.evaluation.selection import select_model
 from volcast.models import BASELINES, CombinationModel, VolatilityModel, make_model
-from volcast.models.base import RV_COLUMN, TARGET_COLUMN, feature_columns
+from volcast.models.base import RV_COLUMN, TARGET_COLUMN, feature_columns, same_spec
 from volcast.schemas import TIMESTAMP
 
 Progress = Callable[[str, int, int], None]
@@ -105,12 +106,7 @@ def shared_members(models: dict[str, VolatilityModel]) -> dict[str, list[str]]:
             continue
         matches = [
             next(
-                (
-                    other
-                    for other, candidate in models.items()
-                    if type(candidate) is type(member)
-                    and candidate.get_params() == member.get_params()
-                ),
+                (other for other, candidate in models.items() if same_spec(candidate, member)),
                 None,
             )
             for member in model.members
@@ -192,7 +188,12 @@ def walk_forward(
     seconds = dict.fromkeys(names, 0.0)
     workers = n_jobs if n_jobs is not None else _usable_cpus()
     ahead = [name for name in names if models[name].concurrent_refits] if workers > 1 else []
-    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+    # BLAS limits are process-wide: set one thread for the whole run, so that a fit limiting
+    # BLAS in one thread cannot change the thread count (and the sums) of a fit in another
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        ThreadPoolExecutor(max_workers=max(workers, 1)) as pool,
+    ):
         # fold-independent fits run ahead in threads, in fold order; the rest run in turn
         pending = {
             name: [

@@ -13,7 +13,7 @@ from volcast.features.estimators import (
     variance_estimators,
 )
 from volcast.features.spec import Dataset, DatasetSpec
-from volcast.features.target import build_target
+from volcast.features.target import build_target, logged_target, resolve_target
 
 __all__ = [
     "CALENDAR_FEATURES",
@@ -25,6 +25,8 @@ __all__ = [
     "build_dataset",
     "build_target",
     "log_returns",
+    "logged_target",
     "realized_variance",
+    "resolve_target",
     "variance_estimators",
 ]

@@ -3,7 +3,9 @@
 Features of bar ``t`` use bars ``<= t`` only. Every window is counted in bars, not in
 calendar time (FX weekend gaps simply join Friday to Sunday), except the calendar features,
 which read the bar's UTC timestamp. ``rv`` is the per-bar variance of the target's estimator
-floored at the target's floor, so ``log_rv`` is the log of what the target sums.
+floored at the target's floor (``target.floor`` as given: a resolved, fixed floor; see
+:func:`~volcast.features.target.resolve_target`), so ``log_rv`` is the log of what the target
+sums.
 
 Columns, in :attr:`FeatureBuilder.feature_names` order:
 
@@ -45,9 +47,10 @@ from volcast.features.estimators import (
     check_bars,
     estimator_arrays,
     estimator_column,
+    floor_variance,
     realized_variance,
 )
-from volcast.features.target import build_target
+from volcast.features.target import build_target, resolve_target
 from volcast.schemas import TIMESTAMP, interval_seconds
 
 SEASONAL_OBSERVATIONS: Final = 20
@@ -236,7 +239,7 @@ class FeatureBuilder:
         with np.errstate(divide="ignore", invalid="ignore"):
             log_return[1:] = np.diff(np.log(bars["close"].to_numpy(dtype="float64")))
         out["log_return"] = log_return
-        rv = np.maximum(estimators[self._rv_column], self.target.floor)  # NaN stays NaN
+        rv = floor_variance(estimators[self._rv_column], floor=self.target.floor)
         log_rv = np.log(rv)
         out["log_rv"] = log_rv
 
@@ -330,7 +333,12 @@ def build_dataset(
     rows a NaN target; callers drop them. The feature names and warm-up are the builder's
     (:attr:`FeatureBuilder.feature_names`, :attr:`FeatureBuilder.warmup_bars`). The index is
     a fresh RangeIndex.
+
+    A ``target`` whose floor is still data-driven (``floor_source: quantile``) is resolved
+    on ``bars`` first (:func:`~volcast.features.target.resolve_target`); serving passes the
+    model's fixed section, so it floors as training did.
     """
+    target = resolve_target(bars, target)
     builder = FeatureBuilder(features=features, target=target, interval=interval)
     frame = builder.transform(bars)
     frame["rv"] = realized_variance(bars, estimator=target.estimator, floor=target.floor).to_numpy()

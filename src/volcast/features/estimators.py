@@ -9,9 +9,12 @@ Every estimator measures the variance of log price over one bar, in log-return u
 - ``var_rs``: ``ln(H/C) ln(H/O) + ln(L/C) ln(L/O)`` (Rogers and Satchell 1991, drift-free).
 
 Garman-Klass (like Parkinson and Rogers-Satchell) is exactly zero on a flat bar (open = high =
-low = close) and tiny on near-flat ones; :func:`realized_variance` floors the chosen estimator
-so that logs and QLIKE stay finite. On an inconsistent bar (close outside the high-low range)
-Garman-Klass and Rogers-Satchell can turn negative, which the floor also absorbs.
+low = close) and tiny on near-flat ones; :func:`floor_variance` (used by
+:func:`realized_variance`, the feature builder and the target) sets every value below the
+floor, zero and negative ones included, to the floor, so that logs and QLIKE stay finite. On
+an inconsistent bar (close outside the high-low range) Garman-Klass and Rogers-Satchell can
+turn negative, which the floor also absorbs. :func:`positive_floor` is the data-driven floor:
+a low quantile of the positive values.
 """
 
 from __future__ import annotations
@@ -115,6 +118,39 @@ def variance_estimators(bars: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(estimator_arrays(bars), index=bars.index)
 
 
+def floor_variance(values: np.ndarray, *, floor: float) -> np.ndarray:
+    """Per-bar variances with every value below ``floor`` set to ``floor`` (NaN stays NaN).
+
+    The one place the floor is applied: the target, ``rv`` and the features all go through
+    it. Zero (a flat bar: open = high = low = close) and negative values (an inconsistent
+    bar) are not data about the bar's variance, only that it was below what the estimator
+    resolves; they are set to the floor explicitly rather than left to ``log``.
+    """
+    if not floor > 0.0:
+        raise ConfigError(f"variance floor must be positive, got {floor!r}", floor=floor)
+    values = np.asarray(values, dtype="float64")
+    floored: np.ndarray = np.where(values > floor, values, floor)
+    floored[np.isnan(values)] = np.nan
+    return floored
+
+
+def positive_floor(values: np.ndarray, *, quantile: float) -> float:
+    """The ``quantile`` of the strictly positive finite values: a data-driven variance floor.
+
+    Zero-range bars are left out (their variance is unknown, not zero), so the floor is a low
+    but ordinary variance of this series. Raises :class:`DataQualityError` when no value is
+    positive.
+    """
+    values = np.asarray(values, dtype="float64")
+    positive = values[np.isfinite(values) & (values > 0.0)]
+    if positive.size == 0:
+        raise DataQualityError(
+            "no bar has a positive variance (every bar is flat); cannot set a variance floor",
+            failed_checks=["variance_floor"],
+        )
+    return float(np.quantile(positive, quantile))
+
+
 def realized_variance(bars: pd.DataFrame, *, estimator: str, floor: float) -> pd.Series:
     """The chosen per-bar variance estimator, floored at ``floor`` (NaN stays NaN).
 
@@ -122,9 +158,6 @@ def realized_variance(bars: pd.DataFrame, *, estimator: str, floor: float) -> pd
     ``rogers_satchell``, ``close_to_close``) or its column name (``var_gk``...). The series is
     named ``rv``.
     """
-    if not floor > 0.0:
-        raise ConfigError(f"variance floor must be positive, got {floor!r}", floor=floor)
     column = estimator_column(estimator)
-    rv = variance_estimators(bars)[column].clip(lower=floor)
-    rv.name = "rv"
-    return rv
+    raw = variance_estimators(bars)[column].to_numpy()
+    return pd.Series(floor_variance(raw, floor=floor), index=bars.index, name="rv")

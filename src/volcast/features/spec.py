@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from volcast.config import FeatureParams, TargetParams
 from volcast.errors import ConfigError
+from volcast.features.target import logged_target
 from volcast.schemas import TIMESTAMP
 
 
@@ -40,6 +41,12 @@ class DatasetSpec(BaseModel):
     curated_hash: str | None = None
     features: FeatureParams | None = None
     target: TargetParams | None = None
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _logged_target(cls, value: Any) -> Any:
+        """A meta.json from before the data-driven floor used its logged floor as fixed."""
+        return logged_target(value) if isinstance(value, Mapping) else value
 
     @property
     def model_inputs(self) -> list[str]:

@@ -55,6 +55,19 @@ class VolatilityModel(BaseEstimator, ABC):  # type: ignore[misc]
         """Strictly positive variance forecast for the bar after each row of ``X``."""
 
 
+def same_spec(a: object, b: object) -> bool:
+    """Whether two models are the same specification: class and parameters, nested models
+    (a LightGBM's HAR base, a combination's members) compared the same way, not by identity."""
+    if isinstance(a, BaseEstimator) and isinstance(b, BaseEstimator):
+        if type(a) is not type(b):
+            return False
+        pa, pb = a.get_params(deep=False), b.get_params(deep=False)
+        return pa.keys() == pb.keys() and all(same_spec(pa[k], pb[k]) for k in pa)
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        return len(a) == len(b) and all(same_spec(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def feature_columns(X: pd.DataFrame) -> list[str]:
     """The feature columns of a dataset slice when none are named explicitly.
 

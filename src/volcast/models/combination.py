@@ -9,9 +9,16 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from sklearn.base import clone
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from volcast.errors import ModelError
-from volcast.models.base import VolatilityModel, check_target, finalize, require_columns
+from volcast.models.base import (
+    VolatilityModel,
+    check_target,
+    finalize,
+    require_columns,
+    same_spec,
+)
 from volcast.schemas import TIMESTAMP
 
 _MIN_VALIDATION = 20
@@ -28,14 +35,17 @@ def blend_weights(log_f: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     """Simplex weights and scale minimising QLIKE of ``scale * exp(log_f @ w)`` against ``y``."""
     k = log_f.shape[1]
     start = np.full(k, 1.0 / k)
-    result = minimize(
-        _blend_loss,
-        start,
-        args=(log_f, y),
-        method="SLSQP",
-        bounds=[(0.0, 1.0)] * k,
-        constraints=[{"type": "eq", "fun": lambda w: float(np.sum(w) - 1.0)}],
-    )
+    # one BLAS thread: a threaded matrix-vector product may sum in a different order when
+    # other fits run alongside, and the optimiser's path (so the weights) then moves slightly
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = minimize(
+            _blend_loss,
+            start,
+            args=(log_f, y),
+            method="SLSQP",
+            bounds=[(0.0, 1.0)] * k,
+            constraints=[{"type": "eq", "fun": lambda w: float(np.sum(w) - 1.0)}],
+        )
     weights = np.clip(np.asarray(result.x, dtype="float64"), 0.0, None)
     total = float(weights.sum())
     weights = weights / total if total > 0.0 and np.all(np.isfinite(weights)) else start
@@ -188,7 +198,7 @@ class CombinationModel(VolatilityModel):
                 model=self.name,
             )
         for spec, model in zip(self.members, fitted, strict=True):
-            if type(spec) is not type(model) or spec.get_params() != model.get_params():
+            if not same_spec(spec, model):
                 raise ModelError(
                     f"fitted member {model!r} does not match the configured member {spec!r}",
                     model=self.name,

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from volcast.config import FeatureParams, TargetParams
 from volcast.errors import ConfigError
+from volcast.features.target import logged_target
 
 
 class ModelSpec(BaseModel):
@@ -36,6 +37,12 @@ class ModelSpec(BaseModel):
     warmup_bars: int = 0
     symbol: str | None = None
     interval: str | None = None
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _logged_target(cls, value: Any) -> Any:
+        """A model logged before the data-driven floor was trained with its logged floor."""
+        return logged_target(value) if isinstance(value, Mapping) else value
 
     @property
     def horizon(self) -> int:

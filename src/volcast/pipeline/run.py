@@ -261,9 +261,15 @@ PREDICTION_COLUMNS = ["timestamp", "forecast_variance", "realized_variance", "mo
 """The ``backtest --output`` CSV columns (SPEC contract)."""
 
 
-def export_predictions(result: BacktestResult, output: Path) -> int:
-    """Write the out-of-sample forecasts as the ``--output`` CSV, atomically; the row count."""
+def export_predictions(result: BacktestResult, output: Path, *, all_models: bool = False) -> int:
+    """Write the ``--output`` CSV atomically and return its row count.
+
+    One row per out-of-sample bar with the selected model's forecast (``model`` names it);
+    with ``all_models`` every candidate's rows, model after model.
+    """
     frame = result.predictions[PREDICTION_COLUMNS]
+    if not all_models:
+        frame = frame[frame["model"] == result.selected]
     text = frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
     try:
         atomic_write(output, text.encode("utf-8"))

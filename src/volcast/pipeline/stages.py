@@ -23,7 +23,7 @@ import pandas as pd
 
 from volcast.config import Params
 from volcast.errors import NotFoundError, QualityGateError
-from volcast.features import Dataset, DatasetSpec, FeatureBuilder, build_dataset
+from volcast.features import Dataset, DatasetSpec, FeatureBuilder, build_dataset, resolve_target
 from volcast.quality import clean_bars, run_checks
 from volcast.schemas import BAR_COLUMNS, TIMESTAMP, empty_bars
 from volcast.sources import Source
@@ -271,7 +271,8 @@ def features(
     bars = clean_bars(storage.read_parquet(layout.curated_bars), interval=interval)
     progress(f"building features from {len(bars)} bars")
     builder = FeatureBuilder(features=params.features, target=params.target, interval=interval)
-    dataset = build_dataset(bars, features=params.features, target=params.target, interval=interval)
+    target = resolve_target(bars, params.target)  # a data-driven floor, fixed from here on
+    dataset = build_dataset(bars, features=params.features, target=target, interval=interval)
     warmup = builder.warmup_bars
     if len(dataset) <= warmup + params.target.horizon:
         raise NotFoundError(
@@ -293,7 +294,7 @@ def features(
         content_hash=content_hash(dataset),
         curated_hash=curated_meta.get("content_hash"),
         features=params.features,
-        target=params.target,
+        target=target,
     )
     old = storage.read_json(layout.dataset_meta) if storage.exists(layout.dataset_meta) else {}
     changed = spec.content_hash != old.get("content_hash") or not storage.exists(layout.dataset)

@@ -208,6 +208,8 @@ def train(
         feature_names=spec.feature_names,
     )
     names = list(spec.feature_names)
+    # the dataset's target section holds the floor it was built with: it travels with the model
+    target = spec.target or params.target
     labelled = labelled_rows(dataset.frame, names)
     inputs = spec.model_inputs
     storage.write_parquet(layout.backtest_predictions, result.predictions)
@@ -221,7 +223,7 @@ def train(
                 "model": challenger,
                 "train": params.train.model_dump(mode="json"),
                 "features": params.features.model_dump(mode="json"),
-                "target": params.target.model_dump(mode="json"),
+                "target": target.model_dump(mode="json"),
                 "promotion": params.promotion.model_dump(mode="json"),
             },
             metrics=_run_metrics(result, challenger),
@@ -230,7 +232,7 @@ def train(
                 feature_names=tuple(inputs),
                 model_features=tuple(names),
                 features=params.features,
-                target=params.target,
+                target=target,
                 model=challenger,
                 warmup_bars=spec.warmup_bars,
             ),

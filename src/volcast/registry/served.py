@@ -19,9 +19,10 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from volcast.config import FeatureParams, Params, TargetParams
+from volcast.config import FeatureParams, Params
 from volcast.errors import ModelError
 from volcast.features import FeatureBuilder
+from volcast.features.target import logged_target
 from volcast.schemas import TIMESTAMP
 from volcast.series import Series
 
@@ -106,7 +107,7 @@ def builder_from_config(
     if isinstance(feature_config.get("features"), dict):
         features = FeatureParams.model_validate(feature_config["features"])
     if isinstance(feature_config.get("target"), dict):
-        target = TargetParams.model_validate(feature_config["target"])
+        target = logged_target(feature_config["target"])
     return FeatureBuilder(features=features, target=target, interval=interval)
 
 

@@ -22,6 +22,11 @@ FAST = TrainParams(
 ALL = tuple(CANDIDATES)
 
 
+FIRST_FLOOR = TargetParams(floor_bars=1000)
+"""The data-driven floor from the first bars only: by default it is estimated on all bars,
+the one full-history scalar of a backtest, which a change to later bars would move."""
+
+
 def _run(dataset: pd.DataFrame, *, horizon: int = 1, params: TrainParams = FAST):  # type: ignore[no-untyped-def]
     return walk_forward(dataset, candidates=ALL, train=params, horizon=horizon, interval="1h")
 
@@ -33,7 +38,7 @@ def bars() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def dataset(bars: pd.DataFrame) -> pd.DataFrame:
-    return build_dataset(bars, features=FeatureParams(), target=TargetParams(), interval="1h")
+    return build_dataset(bars, features=FeatureParams(), target=FIRST_FLOOR, interval="1h")
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +114,7 @@ def test_no_look_ahead_when_later_bars_change(bars: pd.DataFrame, result) -> Non
     mid = shocked.loc[later, "open"].to_numpy()
     for col in ("high", "low", "close"):
         shocked.loc[later, col] = mid * (shocked.loc[later, col].to_numpy() / mid) ** factor
-    changed = build_dataset(shocked, features=FeatureParams(), target=TargetParams(), interval="1h")
+    changed = build_dataset(shocked, features=FeatureParams(), target=FIRST_FLOOR, interval="1h")
     other = _run(changed)
 
     def upto(preds: pd.DataFrame) -> pd.DataFrame:
@@ -223,10 +228,12 @@ def test_shared_members_needs_every_member_with_the_same_parameters() -> None:
     def models(*names: str, params: TrainParams = FAST) -> dict[str, object]:
         return {n: make_model(n, params=params, interval="1h") for n in names}
 
-    assert shared_members(models(*ALL)) == {"combination": ["ewma", "garch", "har", "lightgbm"]}  # type: ignore[arg-type]
+    assert shared_members(models(*ALL)) == {  # type: ignore[arg-type]
+        "combination": ["ewma", "garch", "har", "lightgbm_har"]
+    }
     assert shared_members(models("ewma", "garch", "har", "combination")) == {}  # type: ignore[arg-type]
     other = models(*ALL)
-    other["lightgbm"] = make_model(
-        "lightgbm", params=TrainParams(lightgbm={"n_estimators": 7}), interval="1h"
+    other["lightgbm_har"] = make_model(
+        "lightgbm_har", params=TrainParams(lightgbm={"n_estimators": 7}), interval="1h"
     )
     assert shared_members(other) == {}  # type: ignore[arg-type]

@@ -37,34 +37,34 @@ class Case:
         return FeatureBuilder(features=self.features, target=self.target, interval=self.interval)
 
 
+FIXED = TargetParams(floor_source="fixed")  # these cases test the builder at a given floor
+
 CASES = {
-    "fx_1h_defaults": Case(
-        900, "1h", FeatureParams(), TargetParams(), weekend_gaps=True, flat_every=13
-    ),
+    "fx_1h_defaults": Case(900, "1h", FeatureParams(), FIXED, weekend_gaps=True, flat_every=13),
     "1h_missing_bars": Case(
         900,
         "1h",
         FeatureParams(lags=6, windows=(4, 24), weekly_window=48, har_windows=(1, 24)),
-        TargetParams(),
+        FIXED,
         drop_fraction=0.15,
     ),
     "daily": Case(
         400,
         "1d",
         FeatureParams(lags=5, windows=(5, 10, 21), weekly_window=63, har_windows=(1, 5, 22)),
-        TargetParams(),
+        FIXED,
     ),
     "15min_close_to_close_h3": Case(
         2300,
         "15min",
         FeatureParams(lags=4, windows=(4, 8), weekly_window=96, har_windows=(1, 4, 96)),
-        TargetParams(estimator="close_to_close", horizon=3),
+        TargetParams(estimator="close_to_close", horizon=3, floor_source="fixed"),
     ),
     "4h_rogers_satchell": Case(
         400,
         "4h",
         FeatureParams(lags=3, windows=(2, 6), weekly_window=42, har_windows=(1, 6, 42)),
-        TargetParams(estimator="rogers_satchell"),
+        TargetParams(estimator="rogers_satchell", floor_source="fixed"),
         weekend_gaps=True,
     ),
     "4h_no_calendar_no_profile": Case(
@@ -78,7 +78,7 @@ CASES = {
             calendar=False,
             seasonal_profile=False,
         ),
-        TargetParams(),
+        FIXED,
     ),
 }
 

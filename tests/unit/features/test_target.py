@@ -7,8 +7,17 @@ import pandas as pd
 import pytest
 
 from tests.unit.features.bars import random_walk_bars
-from volcast.config import TargetParams
-from volcast.features import build_target, realized_variance
+from volcast.config import FeatureParams, TargetParams
+from volcast.errors import ConfigError, DataQualityError
+from volcast.features import (
+    build_dataset,
+    build_target,
+    logged_target,
+    realized_variance,
+    resolve_target,
+    variance_estimators,
+)
+from volcast.models.spec import ModelSpec
 
 
 def test_default_target_is_the_next_bars_floored_gk() -> None:
@@ -65,3 +74,73 @@ def test_input_not_mutated() -> None:
     before = bars.copy(deep=True)
     build_target(bars, params=TargetParams(horizon=3))
     pd.testing.assert_frame_equal(bars, before)
+
+
+# ---------------------------------------------------------------- the data-driven floor
+
+
+def test_data_driven_floor_is_the_quantile_of_positive_variances_of_the_window() -> None:
+    bars = random_walk_bars(600, seed=5, flat_every=9)
+    raw = variance_estimators(bars)["var_gk"].to_numpy()
+    assert (raw[:300] == 0.0).any()  # flat bars in the window
+    resolved = resolve_target(bars, TargetParams(floor_quantile=0.05, floor_bars=300))
+    head = raw[:300]
+    assert resolved.floor == pytest.approx(float(np.quantile(head[head > 0], 0.05)), rel=1e-12)
+    assert resolved.floor_source == "fixed"
+    assert resolved.floor > 1e-8  # an ordinary small variance, not 1e-10
+    # resolving a fixed section is the identity
+    assert resolve_target(bars.iloc[::-1].reset_index(drop=True), resolved) == resolved
+
+
+def test_floor_ignores_bars_after_its_window() -> None:
+    bars = random_walk_bars(600, seed=6)
+    changed = bars.copy()
+    changed.loc[300:, ["open", "high", "low", "close"]] *= 1.0 + np.linspace(0, 0.5, 300)[:, None]
+    changed.loc[300:, "high"] *= 1.2
+    first = TargetParams(floor_bars=300)
+    assert resolve_target(bars, first) == resolve_target(changed, first)
+    # by default the floor is estimated on every bar the dataset is built from
+    assert (
+        resolve_target(bars, TargetParams()).floor != resolve_target(changed, TargetParams()).floor
+    )
+
+
+def test_zero_range_bars_get_exactly_the_floor_in_target_rv_and_features() -> None:
+    bars = random_walk_bars(400, seed=7, flat_every=11)
+    features = FeatureParams(lags=3, windows=(4,), weekly_window=24, har_windows=(1, 4))
+    data = build_dataset(bars, features=features, target=TargetParams(), interval="1h")
+    floor = resolve_target(bars, TargetParams()).floor
+    raw = variance_estimators(bars)["var_gk"].to_numpy()
+    flat = np.flatnonzero(raw <= 0.0)
+    assert flat.size > 10
+    np.testing.assert_array_equal(data["rv"].to_numpy()[flat], floor)
+    np.testing.assert_array_equal(data["log_rv"].to_numpy()[flat], np.log(floor))
+    np.testing.assert_array_equal(data["target"].to_numpy()[flat[flat > 0] - 1], floor)
+    assert data["rv"].min() == floor
+    assert (data["target"].dropna() >= floor).all()
+
+
+def test_every_bar_flat_is_a_clear_error() -> None:
+    bars = random_walk_bars(50, seed=8)
+    for column in ("open", "high", "low"):
+        bars[column] = bars["close"]
+    with pytest.raises(DataQualityError, match="flat"):
+        resolve_target(bars, TargetParams())
+
+
+def test_sections_logged_before_the_data_driven_floor_read_as_fixed() -> None:
+    old = {"horizon": 1, "estimator": "garman_klass", "floor": 1e-10}
+    assert logged_target(old).floor_source == "fixed"
+    assert ModelSpec.from_dict({"feature_names": ["rv"], "target": old}).target == logged_target(
+        old
+    )
+    new = TargetParams(floor=3e-7, floor_source="fixed")
+    # a logged model config drops None values but keeps the resolved floor and its source
+    spec = ModelSpec(feature_names=("rv",), target=new)
+    assert ModelSpec.from_dict(spec.to_dict()).target == new
+    # a section logged unresolved is served at its floor, never re-estimated from live bars
+    assert logged_target({"floor": 2e-7, "floor_source": "quantile"}) == TargetParams(
+        floor=2e-7, floor_source="fixed"
+    )
+    with pytest.raises(ConfigError):
+        logged_target({"floor": -1.0})

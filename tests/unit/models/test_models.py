@@ -228,3 +228,76 @@ def test_make_model_binds_the_feature_set_and_with_features_rebinds_it(
         with_features(HarModel(interval="1h"), names).get_params()
         == HarModel(interval="1h").get_params()
     )
+
+
+SEARCH = ({"num_leaves": 3, "n_estimators": 20}, {"num_leaves": 31, "min_child_samples": 10})
+
+
+def test_lightgbm_search_picks_by_nested_validation_inside_the_training_rows(
+    frame: pd.DataFrame,
+) -> None:
+    X, y = _xy(frame)
+    params = {**TrainParams().lightgbm, "n_estimators": 40}
+    n = 2000
+    model = LightGbmModel(params=params, search=SEARCH).fit(X.iloc[:n], y.iloc[:n])
+    assert model.chosen_params_ in ({}, *SEARCH)
+    # the choice is the override with the best QLIKE on the last fifth, fitted before it
+    n_val, inner = n // 5, n - n // 5 - 1
+    y_val = y.to_numpy()[n - n_val : n]
+    losses = []
+    for override in ({}, *SEARCH):
+        trial = LightGbmModel(params={**params, **override}).fit(X.iloc[:inner], y.iloc[:inner])
+        ratio = y_val / trial.predict(X.iloc[n - n_val : n])
+        losses.append(float(np.mean(ratio - np.log(ratio) - 1.0)))
+    assert model.chosen_params_ == ({}, *SEARCH)[int(np.argmin(losses))]
+    final = LightGbmModel(params={**params, **model.chosen_params_}).fit(X.iloc[:n], y.iloc[:n])
+    np.testing.assert_array_equal(model.predict(X.iloc[n:]), final.predict(X.iloc[n:]))
+
+
+def test_lightgbm_search_never_looks_past_its_training_window(frame: pd.DataFrame) -> None:
+    """Changing every bar after a training window leaves the chosen parameters unchanged."""
+    X, y = _xy(frame)
+    params = {**TrainParams().lightgbm, "n_estimators": 40}
+    n = 2000
+    shocked_X, shocked_y = X.copy(), y.copy()
+    rng = np.random.default_rng(1)
+    numeric = [c for c in X.columns if c != "timestamp"]
+    shocked_X.loc[n:, numeric] = shocked_X.loc[n:, numeric].to_numpy()[::-1] * 3.0
+    shocked_y.iloc[n:] = shocked_y.iloc[n:].to_numpy() * np.exp(rng.normal(0, 2, len(y) - n))
+    train = TrainParams(
+        min_train_bars=1200,
+        refit_every=400,
+        lightgbm=params,
+        lightgbm_search=SEARCH,
+        candidates=("lightgbm",),
+    )
+    chosen = []
+    for frame_X, frame_y in ((X, y), (shocked_X, shocked_y)):
+        model = make_model("lightgbm", params=train, interval="1h")
+        fits = [
+            model.fit(frame_X.iloc[:end], frame_y.iloc[:end]).chosen_params_
+            for end in (1200, 1600, n)
+        ]
+        chosen.append(fits)
+    assert chosen[0] == chosen[1]
+    # a window that does include the changed bars may choose differently, and does fit on them
+    moved = make_model("lightgbm", params=train, interval="1h").fit(shocked_X, shocked_y)
+    kept = make_model("lightgbm", params=train, interval="1h").fit(X, y)
+    assert not np.allclose(moved.predict(X.iloc[:50]), kept.predict(X.iloc[:50]))
+
+
+def test_same_spec_compares_nested_models_by_parameters_so_combinations_share_fits() -> None:
+    from volcast.evaluation.backtest import shared_members
+    from volcast.models.base import same_spec
+
+    train = TrainParams()
+    a = make_model("lightgbm_har", params=train, interval="1h")
+    assert same_spec(a, make_model("lightgbm_har", params=train, interval="1h"))
+    assert not same_spec(a, make_model("lightgbm_har", params=train, interval="1d"))
+    assert not same_spec(a, make_model("lightgbm", params=train, interval="1h"))
+    members = ("har", "lightgbm_har")
+    combo = CombinationModel(
+        members=tuple(make_model(m, params=train, interval="1h") for m in members)
+    )
+    models = {m: make_model(m, params=train, interval="1h") for m in members}
+    assert shared_members({**models, "combination": combo}) == {"combination": list(members)}

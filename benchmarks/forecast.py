@@ -1,13 +1,14 @@
-"""Forecast quality against textbook baselines written here, on the same bars and timestamps.
+"""Forecast quality: every volcast candidate next to textbook models written here, on real data.
 
-For each data set, ``volcast backtest --all-models --output`` runs in a fresh data directory;
-then an independent scorer, written in this file and sharing no code with volcast's models,
-fits the textbook anchors with the same expanding walk-forward (first forecast at volcast's
-first out-of-sample bar, refit every ``REFIT`` bars):
+For each data set, ``volcast backtest --all-models --output`` runs in a fresh data directory
+(default ``params.yaml``; the daily windows of docs/models.md on daily bars); then an
+independent scorer, written in this file and sharing no code with volcast's models, fits the
+textbook anchors with the same expanding walk-forward (first forecast at volcast's first
+out-of-sample bar, refit every ``REFIT`` bars):
 
-- HAR-RV (Corsi 2009): OLS of log Garman-Klass variance of bar t+1 on the log of its 1-bar,
-  1-day and 1-week averages at t (hourly: 1, 24, 168 bars; daily: 1, 5, 22), forecast
-  ``exp(fit + s^2/2)``;
+- HAR-RV (Corsi 2009) on log variance: OLS of log Garman-Klass variance of bar t+1 on the
+  1-bar, 1-day and 1-week averages of log variance at t (hourly: 1, 24, 168 bars; daily: 1,
+  5, 22), forecast ``exp(fit + s^2/2)``;
 - seasonal HAR: the same plus hour-of-day (hourly) or day-of-week (daily) dummies of t+1;
 - GARCH(1,1) with Student-t errors on percentage log returns (``arch``), one-step variance;
 - EWMA (RiskMetrics, lambda 0.94) of squared log returns.
@@ -15,22 +16,29 @@ first out-of-sample bar, refit every ``REFIT`` bars):
 Every forecast, volcast's and the anchors', is scored by QLIKE ``y/f - ln(y/f) - 1`` against
 the same realized value: the textbook Garman-Klass variance of bar t+1, computed here from
 the bars, floored at the 1% quantile of the positive values (a flat bar's variance is 0 and
-QLIKE is undefined at 0). volcast's own forecasts are kept as written in its CSV.
+QLIKE is undefined at 0). volcast's own forecasts are kept as written in its CSV. Printed per
+model: QLIKE, its ratio to the best textbook anchor, and the Diebold-Mariano statistic and
+two-sided p-value of its QLIKE losses against that anchor's (negative: lower loss); the model
+``volcast backtest`` selected is marked ``*``.
 
-Data: the real BTC/USD hourly file in ``../shared/data`` and the S&P 500 daily bars bundled
-with ``arch`` (``scripts/export_sp500.py``; daily windows as in docs/models.md).
+Data (real, offline): the BTC/USD hourly file in ``../shared/data``; the S&P 500 and the
+NASDAQ Composite daily bars bundled with ``arch`` (``scripts/export_sp500.py``): a second
+equity index of the same dates, more volatile and tech-heavy, that nothing in volcast was
+tuned on.
 
-    uv run python benchmarks/quality.py            # both
-    uv run python benchmarks/quality.py btc        # one
+    uv run python benchmarks/forecast.py                # all three
+    uv run python benchmarks/forecast.py btc nasdaq     # some
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -52,11 +60,6 @@ def garman_klass(bars: pd.DataFrame) -> np.ndarray:
     hl = np.log(bars["high"] / bars["low"]).to_numpy()
     co = np.log(bars["close"] / bars["open"]).to_numpy()
     return np.asarray(0.5 * hl**2 - (2 * math.log(2) - 1) * co**2)
-
-
-def qlike(y: np.ndarray, f: np.ndarray) -> float:
-    ratio = y / f
-    return float(np.mean(ratio - np.log(ratio) - 1))
 
 
 def har_design(logv: pd.Series, windows: tuple[int, int, int], dummies: pd.DataFrame | None):
@@ -92,7 +95,7 @@ def garch_t(returns: np.ndarray, first: int) -> np.ndarray:
         model = arch_model(r[: end + 1], mean="Constant", vol="GARCH", p=1, q=1, dist="t")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fitted = model.fit(last_obs=start, disp="off")
+            fitted = model.fit(last_obs=start, disp="off", show_warning=False)
             # forecast made at t (reindex: row t holds the forecast of t+1)
             fc = fitted.forecast(horizon=1, start=start, reindex=False).variance
         values = fc.to_numpy()[:, 0] / 1e4
@@ -128,23 +131,30 @@ def anchors(bars: pd.DataFrame, *, hourly: bool, first: int, floor: float) -> di
     }
 
 
-def run_volcast(csv: Path, *, symbol: str, interval: str, config: Path) -> pd.DataFrame:
-    with tempfile.TemporaryDirectory(prefix="volcast-quality-") as tmp:
+def run_volcast(csv: Path, *, symbol: str, interval: str, config: Path) -> tuple[pd.DataFrame, str]:
+    """Every candidate's out-of-sample forecasts and the name of the selected model."""
+    with tempfile.TemporaryDirectory(prefix="volcast-forecast-") as tmp:
         out = Path(tmp) / "predictions.csv"
-        env = {**os.environ, "VOLCAST_DATA_DIR": str(Path(tmp) / "data")}
+        env = {**os.environ, "VOLCAST_DATA_DIR": str(Path(tmp) / "data"), "COLUMNS": "200"}
         cmd = [sys.executable, "-m", "volcast", "backtest", "--source", "csv", "--path", str(csv)]
         cmd += ["--symbol", symbol, "--interval", interval, "--config", str(config)]
-        cmd += ["--output", str(out)]
-        helptext = subprocess.run(
-            [sys.executable, "-m", "volcast", "backtest", "--help"], capture_output=True, text=True
-        ).stdout
-        if "--all-models" in helptext:  # without it, older versions wrote every candidate
-            cmd.append("--all-models")
-        subprocess.run(cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-        return pd.read_csv(out, parse_dates=["timestamp"])
+        cmd += ["--output", str(out), "--all-models"]
+        done = subprocess.run(cmd, check=True, env=env, cwd=ROOT, capture_output=True, text=True)
+        found = re.search(r"selected: (\w+)", done.stdout)
+        if found is None:
+            raise RuntimeError(f"no 'selected:' line in volcast's output:\n{done.stdout}")
+        return pd.read_csv(out, parse_dates=["timestamp"]), found.group(1)
+
+
+def qlike_losses(y: np.ndarray, f: np.ndarray) -> np.ndarray:
+    ratio = y / f
+    return np.asarray(ratio - np.log(ratio) - 1)
 
 
 def evaluate(name: str, csv: Path, bars: pd.DataFrame, *, symbol: str, interval: str) -> None:
+    from volcast.evaluation.metrics import diebold_mariano
+
+    started = time.perf_counter()
     hourly = interval.endswith("h")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     if not hourly:
@@ -153,7 +163,8 @@ def evaluate(name: str, csv: Path, bars: pd.DataFrame, *, symbol: str, interval:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "params.yaml"
         config.write_text(yaml.safe_dump(params))
-        predictions = run_volcast(csv, symbol=symbol, interval=interval, config=config)
+        predictions, selected = run_volcast(csv, symbol=symbol, interval=interval, config=config)
+    volcast_seconds = time.perf_counter() - started
     bars = bars.reset_index(drop=True)
     stamps = pd.DatetimeIndex(pd.to_datetime(bars["timestamp"], utc=True))
     raw = garman_klass(bars)
@@ -178,30 +189,56 @@ def evaluate(name: str, csv: Path, bars: pd.DataFrame, *, symbol: str, interval:
         common &= set(finite.index)
     rows = sorted(common)
     y = realized[rows]
-    print(f"\n{name}: {len(bars)} bars, {len(rows)} common out-of-sample bars, floor {floor:.3g}")
-    scores = {
-        label: qlike(y, series.reindex(rows).to_numpy()) for label, series in forecasts.items()
+    losses = {
+        label: qlike_losses(y, series.reindex(rows).to_numpy())
+        for label, series in forecasts.items()
     }
-    best_anchor = min((v, k) for k, v in scores.items() if k.startswith("textbook"))
+    scores = {label: float(np.mean(loss)) for label, loss in losses.items()}
+    best = min((k for k in scores if k.startswith("textbook")), key=scores.__getitem__)
+    print(
+        f"\n{name}: {len(bars)} bars, {len(rows)} common out-of-sample bars, realized floor"
+        f" {floor:.3g}; volcast backtest {volcast_seconds:.0f} s, selected: {selected} (*)"
+    )
+    print(f"  {'model':30s} {'QLIKE':>8s} {'ratio':>7s} {'DM stat':>8s} {'DM p':>9s}")
     for label, value in sorted(scores.items(), key=lambda kv: kv[1]):
-        versus = (value / best_anchor[0] - 1) * 100
-        print(f"  {label:28s} QLIKE {value:.4f}  {versus:+6.1f} % vs best textbook")
+        mark = "*" if label == f"volcast {selected}" else " "
+        if label == best:
+            dm = f"{'(best textbook)':>18s}"
+        else:
+            stat, p_value = diebold_mariano(losses[label], losses[best], horizon=1)
+            dm = f"{stat:+8.2f} {p_value:9.2g}"
+        print(f"{mark} {label:30s} {value:8.4f} {value / scores[best]:7.3f} {dm}")
+    chosen = f"volcast {selected}"
+    if chosen in scores:
+        stat, p_value = diebold_mariano(losses[chosen], losses[best], horizon=1)
+        print(
+            f"  => selected {selected}: QLIKE ratio {scores[chosen] / scores[best]:.3f} to {best}"
+            f" (DM {stat:+.2f}, p = {p_value:.2g})"
+        )
 
 
 def main(which: list[str]) -> None:
     from volcast.sources.csv import CsvSource
 
+    unknown = sorted(set(which) - {"btc", "sp500", "nasdaq"})
+    if unknown:
+        raise SystemExit(f"unknown data set(s) {unknown}; choose from btc, sp500, nasdaq")
     if not which or "btc" in which:
         bars = CsvSource(path=BTC).fetch(symbol="BTC/USD", interval="1h")
-        evaluate("BTC/USD 1h (real)", BTC, bars, symbol="BTC/USD", interval="1h")
-    if not which or "sp500" in which:
-        sys.path.insert(0, str(ROOT / "scripts"))
-        from export_sp500 import export_sp500, sp500_bars
+        evaluate("BTC/USD 1h (Coinbase, real)", BTC, bars, symbol="BTC/USD", interval="1h")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from export_sp500 import DATASETS, export_sp500, sp500_bars
 
+    for key in ("sp500", "nasdaq"):
+        if which and key not in which:
+            continue
+        label, symbol = DATASETS[key]
         with tempfile.TemporaryDirectory() as tmp:
-            csv = export_sp500(Path(tmp) / "sp500.csv")
-            evaluate("S&P 500 1d (arch)", csv, sp500_bars(), symbol="SPX", interval="1d")
+            csv = export_sp500(Path(tmp) / f"{key}.csv", key)
+            bars = sp500_bars(key)
+            evaluate(f"{label} 1d (arch, real)", csv, bars, symbol=symbol, interval="1d")
 
 
 if __name__ == "__main__":
+    warnings.simplefilter("ignore")  # arch's convergence notes on the textbook GARCH refits
     main(sys.argv[1:])
