@@ -209,7 +209,7 @@ class MonitoringParams(_Section):
     """The live loop's monitor (SPEC 13, 18): detectors and the retrain trigger."""
 
     drift_window: int = Field(default=500, ge=1, description="Feature rows in the drift window")
-    drift_min_samples: int = Field(default=168, ge=1)
+    drift_min_samples: int = Field(default=500, ge=1)
     psi_threshold: float = Field(default=0.25, gt=0.0)
     ood_threshold: float = Field(default=0.15, gt=0.0, le=1.0)
     ood_recent_bars: int = Field(

@@ -77,6 +77,10 @@ class RollingForecaster:
     def version(self) -> int | None:
         return self.version_
 
+    @property
+    def target(self) -> None:
+        return None  # the worker's params define the target
+
     def forecast(self, bars: pd.DataFrame) -> BarForecast:
         self.calls += 1
         if self.stop is not None and self.stop_after is not None and self.calls >= self.stop_after:

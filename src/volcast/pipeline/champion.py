@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from volcast.config import MonitoringParams, Params
+from volcast.config import MonitoringParams, Params, TargetParams
 from volcast.errors import ConfigError, ModelUnavailableError, VolcastError
 from volcast.evaluation.latest import fit_har, har_last, score_latest
 from volcast.evaluation.metrics import qlike_losses
 from volcast.features import CALENDAR_FEATURES
 from volcast.models import HarModel
 from volcast.monitoring.decay import Cusum, SurpriseCusum, calibrate_cusum, calibrate_values
-from volcast.monitoring.drift import DriftDetector
+from volcast.monitoring.drift import DriftDetector, history_psi
 from volcast.monitoring.events import Event
 from volcast.monitoring.monitor import SeriesMonitor
 from volcast.monitoring.trigger import RetrainTrigger
@@ -74,6 +74,11 @@ class ChampionForecaster:
     @property
     def version(self) -> int | None:
         return None if self.model is None else self.model.version
+
+    @property
+    def target(self) -> TargetParams | None:
+        """The champion's target definition, with the floor it was trained with."""
+        return None if self.model is None else self.model.builder.target
 
     def refresh(self) -> bool:
         """Load the champion when the alias points at another version; True when it did."""
@@ -123,12 +128,13 @@ class ChampionForecaster:
         model = self._require()
         settings = self.params.monitoring
         decay, relative, training_qlike = self._detectors(model, settings)
+        features = [n for n in model.feature_inputs if n not in CALENDAR_FEATURES]
         drift = DriftDetector(
             model.reference_stats,
-            features=[n for n in model.feature_inputs if n not in CALENDAR_FEATURES],
+            features=features,
             window=settings.drift_window,
             min_samples=settings.drift_min_samples,
-            psi_threshold=settings.psi_threshold,
+            psi_threshold=max(settings.psi_threshold, self._history_psi(model, features)),
             ood_threshold=settings.ood_threshold,
             recent=settings.ood_recent_bars,
             recent_threshold=settings.ood_recent_threshold,
@@ -152,6 +158,24 @@ class ChampionForecaster:
             loss_window=settings.loss_window,
             training_qlike=training_qlike,
         )
+
+    def _history_psi(self, model: ServedModel, features: list[str]) -> float:
+        """The largest PSI a drift window reaches on the champion's own training history."""
+        from volcast.pipeline.stages import read_dataset
+
+        try:
+            frame = read_dataset(
+                self.storage, symbol=self.series.symbol, interval=self.series.interval
+            ).frame
+            return history_psi(
+                model.reference_stats,
+                frame,
+                features=features,
+                window=self.params.monitoring.drift_window,
+            )
+        except (VolcastError, OSError, ValueError, KeyError) as exc:
+            log.warning("no history to set the PSI line on (%s): the configured one", exc)
+            return 0.0
 
     def _detectors(
         self, model: ServedModel, settings: MonitoringParams

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from volcast.config import Params
+from volcast.config import Params, TargetParams
 from volcast.errors import DataQualityError, SourceError
 from volcast.features.target import build_target
 from volcast.monitoring.events import Event
@@ -63,6 +63,11 @@ class Forecaster(Protocol):
 
     @property
     def version(self) -> int | None: ...
+
+    @property
+    def target(self) -> TargetParams | None:
+        """The champion's target definition (its variance floor included), None if unknown."""
+        ...
 
     def forecast(self, bars: pd.DataFrame) -> BarForecast:
         """The forecast made at the last of the cleaned ``bars``."""
@@ -239,16 +244,16 @@ class StreamWorker:
         self, log_frame: pd.DataFrame, history: pd.DataFrame
     ) -> tuple[pd.Timestamp, float, float, float | None] | None:
         """The forecast whose target bars have now all closed, with its realized value."""
-        horizon = self.params.target.horizon
+        # the champion's target, floor included: the loop scores what the model learned
+        definition = self.forecaster.target or self.params.target
+        horizon = definition.horizon
         if log_frame.empty or len(history) <= horizon:
             return None
         as_of = pd.Timestamp(history[TIMESTAMP].iloc[-1 - horizon])
         match = log_frame.loc[log_frame[TIMESTAMP] == as_of]
         if match.empty or not math.isnan(float(match["realized_variance"].iloc[-1])):
             return None
-        target = build_target(
-            history.tail(horizon + 1).reset_index(drop=True), params=self.params.target
-        )
+        target = build_target(history.tail(horizon + 1).reset_index(drop=True), params=definition)
         value = float(target.iloc[0])
         baseline = match["baseline_variance"].iloc[-1]
         return (
