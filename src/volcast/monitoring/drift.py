@@ -27,6 +27,7 @@ from typing import Any, Final, Self
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from volcast.errors import ConfigError
 from volcast.monitoring.reference import ReferenceStats
@@ -212,7 +213,7 @@ def _number(value: float | None, default: float) -> float:
 
 def history_psi(
     reference: ReferenceStats | Mapping[str, Any],
-    rows: Mapping[str, Any],
+    rows: pd.DataFrame | Mapping[str, Any],
     *,
     features: Sequence[str],
     window: int,
