@@ -27,18 +27,19 @@ before the shift keeps the trigger in its cooldown (``monitoring.cooldown_bars``
 
     uv run python benchmarks/loop.py [--quick] [--keep] [--start ROW]
 
-Measured 2026-12-02 (2-core machine shared with other jobs, load 7-11; default params,
-profile off), two stretches: rows 0.. (champion on Jul-Nov 2017, replay into the Dec 2017
-bubble) and ``--start 7000`` (champion on Apr-Aug 2018, replay of quiet Aug-Oct 2018):
+Measured 2026-12-02 with ``--start 7000`` (champion on Apr-Aug 2018, replay of Aug-Oct
+2018; default params, profile off), after the drift fixes of that day (PSI line from the
+training history, PSI on full windows, the recent-OOD check, a degrading champion losing its
+incumbency):
 
-- (a) 5.8 and 5.0 alarms per 1,000 unchanged bars (goal <= 1): the drift detector alarms
-  168 bars after every rebase (the moment its window holds ``drift_min_samples`` rows), at
-  the same offsets on both stretches, so the loop retrains every ~170 bars whatever the data.
-- (b) first drift 168 bars after the shift for x2 and x3 on both stretches, retrain at 170
-  (a retrain 31 bars before the shift keeps the trigger in its cooldown until about +137);
-  decay found the x3 shift at +16 on the 2017 stretch (suppressed by the cooldown), missed
-  x2 and x3 on the 2018 one; promoted: only x3 on 2018 (+170).
-- (c) 295-322 ms per bar without retrains, retrains 12-18 s each.
+- (a) 5.8 alarms per 1,000 unchanged bars (drift 3.3, decay 2.5; goal <= 1), 4 retrains,
+  3 promoted.
+- (b) returns x3: drift +24, retrain and new champion +26 (goal <= 24); returns x2: drift
+  +154, retrain and new champion +156 (goal <= 48).
+- (c) 230 ms per bar without retrains, retrains 7-14 s each.
+
+Before those fixes the drift detector alarmed 168 bars after every rebase like a timer and
+both shifts were found only at +168 (docs/monitoring.md has both runs).
 """
 
 from __future__ import annotations
