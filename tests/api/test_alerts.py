@@ -118,6 +118,9 @@ def test_the_webhook_needs_its_token_and_a_well_formed_body(
     )
     assert malformed.status_code == 422
     assert "startsAt" in malformed.text
+    epoch = client.post("/alerts/webhook", json=webhook(alert() | {"startsAt": 0}), headers=AUTH)
+    assert epoch.status_code == 422  # not read as 1970
+    assert "RFC 3339" in epoch.text
     monkeypatch.delenv("VOLCAST_ALERT_WEBHOOK_TOKEN")
     from volcast.config import get_settings
 

@@ -39,6 +39,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "MLFLOW_TRACKING_URI": tracking_uri,
         "VOLCAST_SERVE_HISTORY_BARS": "1200",
         "VOLCAST_ADMIN_TOKEN": TOKEN,
+        "VOLCAST_ALERT_WEBHOOK_TOKEN": TOKEN,  # one token for every authenticated route
     }
     with serving(root, env) as url:
         yield url

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from volcast.errors import VolcastError
 from volcast.monitoring.requests import RetrainRequest
@@ -36,8 +36,15 @@ class AlertmanagerAlert(BaseModel):
     status: str = Field(description="firing or resolved")
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: datetime = Field(alias="startsAt")
+    starts_at: datetime = Field(alias="startsAt", description="RFC 3339 time string")
     fingerprint: str = Field(default="", max_length=200)
+
+    @field_validator("starts_at", mode="before")
+    @classmethod
+    def _rfc3339(cls, value: Any) -> Any:
+        if not isinstance(value, str | datetime):  # pydantic would read 0 as 1970
+            raise ValueError("startsAt must be an RFC 3339 time string")
+        return value
 
 
 class AlertmanagerWebhook(BaseModel):

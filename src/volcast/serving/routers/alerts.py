@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from volcast.serving.alerts import AlertmanagerWebhook, WebhookResponse, take_alerts
 from volcast.serving.deps import ADMIN_ERRORS, AlertTokenDep, ServiceDep
+from volcast.serving.routers.common import ERRORS
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
     "/webhook",
     response_model=WebhookResponse,
     summary="Alertmanager webhook: firing alerts labelled action=retrain request a retrain",
-    responses=ADMIN_ERRORS,
+    responses={400: ERRORS[400], **ADMIN_ERRORS},
 )
 def webhook(payload: AlertmanagerWebhook, _: AlertTokenDep, service: ServiceDep) -> WebhookResponse:
     """Stores a retrain request for the series of every firing alert labelled
