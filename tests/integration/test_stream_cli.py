@@ -15,11 +15,14 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
+from tests.helpers import listening_port
 from volcast.config import Params
 from volcast.pipeline.monitor_store import MonitorStore
 from volcast.series import Series
@@ -91,7 +94,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def replay(root: Path, data_dir: Path) -> subprocess.Popen[str]:
+def replay(root: Path, data_dir: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             *cli("stream", "--replay", "--speed", "0", "--source", "csv", "--path"),
@@ -100,6 +103,7 @@ def replay(root: Path, data_dir: Path) -> subprocess.Popen[str]:
             SERIES.symbol,
             "--interval",
             SERIES.interval,
+            *extra,
         ],
         cwd=root,
         env=env_for(data_dir),
@@ -166,8 +170,23 @@ def test_sigterm_finishes_the_bar_and_exits_cleanly_then_resumes(
     data_dir = tmp_path / "data"
     shutil.copytree(trained / "data", data_dir)
     store = MonitorStore(Storage(data_dir), SERIES)
-    first = replay(trained, data_dir)
+    first = replay(trained, data_dir, "--metrics-port", "0")
+    port = listening_port(first)  # type: ignore[arg-type]
     wait_for_rows(store, first, 30)
+    # the worker's own /metrics, for Prometheus' volcast-stream job
+    samples = {
+        (s.name, s.labels.get("symbol")): s.value
+        for family in text_string_to_metric_families(
+            httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        )
+        for s in family.samples
+    }
+    assert samples[("stream_bars_processed_total", SERIES.symbol)] >= 29
+    assert samples[("stream_retrains_total", SERIES.symbol)] >= 0
+    assert samples[("stream_source_errors_total", SERIES.symbol)] == 0
+    assert samples[("monitoring_last_bar_timestamp_seconds", SERIES.symbol)] >= pd.Timestamp(
+        "2024-01-01", tz="UTC"
+    ).timestamp() + 3600 * (N_HISTORY + 27)
     first.send_signal(signal.SIGTERM)
     out, _ = first.communicate(timeout=120)
     assert first.returncode == 0, out

@@ -32,6 +32,15 @@ ReplayOpt = Annotated[
         "--replay", help="Play the file's bars newer than the last curated bar, then exit."
     ),
 ]
+MetricsPortOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve the worker's Prometheus metrics on this port (0: any free port).",
+    ),
+]
 SpeedOpt = Annotated[
     float,
     typer.Option("--speed", min=0.0, help="Replay clock: N times real time (0: no waiting)."),
@@ -56,6 +65,7 @@ def stream(
     config: ConfigOpt = None,
     replay: ReplayOpt = False,
     speed: SpeedOpt = 1.0,
+    metrics_port: MetricsPortOpt = None,
 ) -> None:
     """Run the live loop: each new bar is gated, forecast, realized and monitored.
 
@@ -77,6 +87,11 @@ def stream(
         worker = stream_worker(
             context, replay=replay, speed=speed, stop=stop, on_event=_print_event
         )
+        if metrics_port is not None:
+            from volcast.pipeline.stream_metrics import serve_metrics
+
+            bound = serve_metrics(worker, port=metrics_port)
+            console.print(f"metrics on http://0.0.0.0:{bound}/metrics")
         mode = "replaying" if replay else "streaming"
         console.print(f"{mode} {context.series} ({worker.store.log_path} in the data directory)")
         report = worker.run()
