@@ -218,6 +218,15 @@ class MonitoringParams(_Section):
     ood_recent_threshold: float = Field(
         default=0.5, gt=0.0, le=1.0, description="Share of that stretch out of distribution"
     )
+    level_window: int = Field(
+        default=24, ge=2, description="Bars whose mean log realized variance is checked for a step"
+    )
+    level_false_alarms: float = Field(
+        default=0.5, gt=0.0, description="Crossings per 1,000 history bars the level line allows"
+    )
+    level_sides: Literal["up", "both", "off"] = Field(
+        default="up", description="Which steps in the volatility level raise drift"
+    )
     decay_k: float = Field(default=0.5, ge=0.0, description="CUSUM allowance, in scale units")
     false_alarm_rate: float = Field(
         default=0.05,

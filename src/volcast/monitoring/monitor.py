@@ -9,7 +9,9 @@ It updates
   ``ln(realized / forecast)`` (the champion against its own training-time level) and,
   when a baseline is given, an upward :class:`~volcast.monitoring.decay.Cusum` on the QLIKE
   differential ``qlike(champion) - qlike(HAR)`` (the champion against HAR on the same bars);
-- the input-drift detector (:class:`~volcast.monitoring.drift.DriftDetector`);
+- the input-drift detector (:class:`~volcast.monitoring.drift.DriftDetector`) and the
+  step detector on the level of realized volatility
+  (:class:`~volcast.monitoring.level.LevelShift`), either of which signals ``drift``;
 - rolling realized QLIKE of the champion and of the baseline;
 - the :class:`~volcast.monitoring.trigger.RetrainTrigger` with the bar's signals;
 
@@ -32,6 +34,7 @@ from volcast.evaluation.metrics import qlike
 from volcast.monitoring.decay import Cusum, SurpriseCusum
 from volcast.monitoring.drift import DriftDetector
 from volcast.monitoring.events import Event
+from volcast.monitoring.level import LevelShift
 from volcast.monitoring.requests import ALERT_SIGNAL, RetrainRequest
 from volcast.monitoring.trigger import RetrainTrigger
 
@@ -51,6 +54,7 @@ class SeriesMonitor:
         trigger: RetrainTrigger,
         relative: Cusum | None = None,
         drift: DriftDetector | None = None,
+        level: LevelShift | None = None,
         loss_window: int = 168,
         training_qlike: float | None = None,
     ) -> None:
@@ -59,6 +63,7 @@ class SeriesMonitor:
         self.decay = decay
         self.relative = relative
         self.drift = drift
+        self.level = level
         self.trigger = trigger
         self.loss_window = loss_window
         self.losses_: deque[float] = deque(maxlen=loss_window)
@@ -97,12 +102,14 @@ class SeriesMonitor:
                 self.baseline_losses_.append(base_loss)
                 if self.relative is not None:
                     self.relative.update_value(loss - base_loss)
+            if self.level is not None:
+                self.level.update(realized, bar)
         if features is not None and self.drift is not None:
             self.drift.update(features)
         signals: dict[str, dict[str, Any]] = {}
         if self.decay_detected:
             signals["decay"] = self._decay_detail()
-        if self.drift is not None and self.drift.drift_detected:
+        if self.drift_detected:
             signals["drift"] = self._drift_detail()
         events = [
             Event(time=bar, event=name, detail=detail)  # type: ignore[arg-type]
@@ -130,14 +137,25 @@ class SeriesMonitor:
         )
 
     @property
+    def drift_detected(self) -> bool:
+        """Whether the inputs drift or the volatility level stepped."""
+        return (self.drift is not None and self.drift.drift_detected) or self.level_detected
+
+    @property
+    def level_detected(self) -> bool:
+        return self.level is not None and self.level.drift_detected
+
+    @property
     def change_bars_ago(self) -> int | None:
-        """While decay alarms: how many bars ago the change began (the alarming CUSUM's run
-        length, the longest if both alarm); None otherwise."""
+        """While decay or a level step alarms: how many bars ago the change began (the
+        alarming detector's estimate, the longest if several alarm); None otherwise."""
         runs = [
             detector.run_length
             for detector in (self.decay, self.relative)
             if detector is not None and detector.drift_detected
         ]
+        if self.level is not None and (run := self.level.run_length) is not None:
+            runs.append(run)
         return max(runs) if runs else None
 
     @property
@@ -152,6 +170,7 @@ class SeriesMonitor:
         decay: SurpriseCusum,
         relative: Cusum | None = None,
         drift: DriftDetector | None = None,
+        level: LevelShift | None = None,
         training_qlike: float | None = None,
     ) -> Self:
         """A new champion (or a retrain that kept the old one): fresh detectors, same trigger.
@@ -164,6 +183,7 @@ class SeriesMonitor:
         self.decay = decay
         self.relative = relative
         self.drift = drift
+        self.level = level
         self._active = set()
         self.losses_.clear()
         self.baseline_losses_.clear()
@@ -185,14 +205,19 @@ class SeriesMonitor:
         return detail
 
     def _drift_detail(self) -> dict[str, Any]:
-        assert self.drift is not None
-        return {
-            "ood_ratio": self.drift.ood_ratio,
-            "recent_ood_ratio": self.drift.recent_ood_ratio,
-            "drifted_features": self.drift.drifted_features,
-            "window": self.drift.n_window,
-            "model_version": self.model_version,
-        }
+        detail: dict[str, Any] = {"model_version": self.model_version}
+        if self.drift is not None:
+            detail.update(
+                features=self.drift.drift_detected,
+                ood_ratio=self.drift.ood_ratio,
+                recent_ood_ratio=self.drift.recent_ood_ratio,
+                drifted_features=self.drift.drifted_features,
+                window=self.drift.n_window,
+            )
+        if self.level_detected:
+            assert self.level is not None
+            detail["volatility_level"] = self.level.detail()
+        return detail
 
     def summary(self) -> dict[str, Any]:
         """The gauges every API worker exports for this series (plain JSON values)."""
@@ -210,7 +235,10 @@ class SeriesMonitor:
             "decay_detected": self.decay_detected,
             "relative_statistic": None if self.relative is None else self.relative.statistic,
             "relative_threshold": None if self.relative is None else self.relative.threshold,
-            "drift_detected": bool(drift is not None and drift.drift_detected),
+            "drift_detected": self.drift_detected,
+            "level_statistic": None if self.level is None else self.level.statistic,
+            "level_threshold": None if self.level is None else self.level.threshold,
+            "level_detected": self.level_detected,
             "ood_ratio": 0.0 if drift is None else drift.ood_ratio,
             "recent_ood_ratio": 0.0 if drift is None else drift.recent_ood_ratio,
             "drifted_features": [] if drift is None else list(drift.drifted_features),

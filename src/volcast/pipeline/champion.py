@@ -31,6 +31,7 @@ from volcast.models import HarModel
 from volcast.monitoring.decay import Cusum, SurpriseCusum, calibrate_cusum, calibrate_values
 from volcast.monitoring.drift import DriftDetector, history_psi
 from volcast.monitoring.events import Event
+from volcast.monitoring.level import LevelShift, level_detector
 from volcast.monitoring.monitor import SeriesMonitor
 from volcast.monitoring.trigger import RetrainTrigger
 from volcast.pipeline.replay import Clock
@@ -129,22 +130,25 @@ class ChampionForecaster:
         settings = self.params.monitoring
         decay, relative, training_qlike = self._detectors(model, settings)
         features = [n for n in model.feature_inputs if n not in CALENDAR_FEATURES]
+        history = self._history()
         drift = DriftDetector(
             model.reference_stats,
             features=features,
             window=settings.drift_window,
             min_samples=settings.drift_min_samples,
-            psi_threshold=max(settings.psi_threshold, self._history_psi(model, features)),
+            psi_threshold=max(settings.psi_threshold, self._history_psi(model, features, history)),
             ood_threshold=settings.ood_threshold,
             recent=settings.ood_recent_bars,
             recent_threshold=settings.ood_recent_threshold,
         )
+        level = self._level(model, history)
         if previous is not None:
             return previous.rebase(
                 model_version=model.version,
                 decay=decay,
                 relative=relative,
                 drift=drift,
+                level=level,
                 training_qlike=training_qlike,
             )
         return SeriesMonitor(
@@ -152,6 +156,7 @@ class ChampionForecaster:
             decay=decay,
             relative=relative,
             drift=drift,
+            level=level,
             trigger=RetrainTrigger(
                 k=settings.trigger_k, n=settings.trigger_n, cooldown=settings.cooldown_bars
             ),
@@ -159,23 +164,48 @@ class ChampionForecaster:
             training_qlike=training_qlike,
         )
 
-    def _history_psi(self, model: ServedModel, features: list[str]) -> float:
-        """The largest PSI a drift window reaches on the champion's own training history."""
+    def _history(self) -> pd.DataFrame | None:
+        """The feature dataset: the champion's training history."""
         from volcast.pipeline.stages import read_dataset
 
         try:
-            frame = read_dataset(
+            return read_dataset(
                 self.storage, symbol=self.series.symbol, interval=self.series.interval
             ).frame
+        except (VolcastError, OSError, ValueError, KeyError) as exc:
+            log.warning("no feature dataset to calibrate the monitor on: %s", exc)
+            return None
+
+    def _history_psi(
+        self, model: ServedModel, features: list[str], frame: pd.DataFrame | None
+    ) -> float:
+        """The largest PSI a drift window reaches on the champion's own training history."""
+        if frame is None:
+            return 0.0
+        try:
             return history_psi(
                 model.reference_stats,
                 frame,
                 features=features,
                 window=self.params.monitoring.drift_window,
             )
-        except (VolcastError, OSError, ValueError, KeyError) as exc:
+        except (VolcastError, ValueError, KeyError) as exc:
             log.warning("no history to set the PSI line on (%s): the configured one", exc)
             return 0.0
+
+    def _level(self, model: ServedModel, frame: pd.DataFrame | None) -> LevelShift | None:
+        """The volatility-level step detector fitted on the training history."""
+        settings = self.params.monitoring
+        if settings.level_sides == "off" or frame is None or "target" not in frame:
+            return None
+        try:
+            return level_detector(
+                frame, horizon=model.builder.target.horizon, window=settings.level_window,
+                false_alarms=settings.level_false_alarms, sides=settings.level_sides,
+            )  # fmt: skip
+        except (ConfigError, KeyError, ValueError) as exc:
+            log.warning("no volatility-level detector for %s: %s", self.series, exc)
+            return None
 
     def _detectors(
         self, model: ServedModel, settings: MonitoringParams
