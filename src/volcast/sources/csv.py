@@ -52,7 +52,13 @@ from volcast.sources.csv_generic import (
     read_generic,
     select_columns,
 )
-from volcast.sources.csv_parse import EPOCH, is_numeric, numeric_or_strings, parse_timestamps
+from volcast.sources.csv_parse import (
+    EPOCH,
+    is_numeric,
+    looks_epoch,
+    numeric_or_strings,
+    parse_timestamps,
+)
 from volcast.sources.csv_profiles import BY_NAME, Profile, join_time
 from volcast.sources.csv_time import UTC_ZONE, Zone, has_offsets, localize, parse_zone
 from volcast.sources.csv_vendor import (
@@ -254,7 +260,10 @@ class CsvSource:
         profile = reading.profile
         zone = self.zone or (parse_zone(profile.timezone) if profile is not None else UTC_ZONE)
         naive_text = not isinstance(raw_time.dtype, pd.DatetimeTZDtype) and not (
-            reading.time_format == EPOCH or is_numeric(raw_time) or has_offsets(raw_time)
+            reading.time_format == EPOCH
+            or is_numeric(raw_time)
+            or (reading.time_format is None and looks_epoch(raw_time))
+            or has_offsets(raw_time)
         )
         if naive_text and not zone.is_utc:
             stamps, keep, dst_notes = localize(

@@ -156,19 +156,25 @@ def _check_rows(
             return Miss(
                 profile, score, f"line {index + 1} has {len(cells)} fields, not {len(fields)}"
             )
-    frame = pd.DataFrame([cells for _, cells in rows], columns=fields)
-    prices = [f for f in _PRICES if f in frame.columns]
-    numbers = frame[prices].apply(pd.to_numeric, errors="coerce")
-    if bool(numbers.isna().any().any()):
+    # Empty cells are the quality gate's to judge; the others must read as the profile says.
+    frame = pd.DataFrame([cells for _, cells in rows], columns=fields).replace("", None)
+    prices = frame[[f for f in _PRICES if f in frame.columns]]
+    numbers = prices.apply(pd.to_numeric, errors="coerce")
+    if bool((numbers.isna() & prices.notna()).any().any()):
         return Miss(profile, score + 1, f"the prices near line {rows[0][0] + 1} are not numbers")
-    text = join_time(frame, profile.time_fields(fields))
+    text = join_time(frame, profile.time_fields(fields)).dropna()
+    if text.empty:
+        return Miss(profile, score + 1, f"no times in the first {len(rows)} data rows")
     for fmt in profile.time_formats:
         if parse_time(text, fmt).notna().all():
             return Match(profile, delimiter, header_index, fields, fmt)
+    failed = parse_time(text, profile.time_formats[0]).isna()
+    position = int(failed.to_numpy().argmax())
+    line = rows[int(text.index[position])][0] + 1
     return Miss(
         profile,
         score + 2,
-        f"line {rows[0][0] + 1}: time {text.iloc[0]!r} does not "
+        f"line {line}: time {text.iloc[position]!r} does not "
         f"parse as {' or '.join(profile.time_formats)}",
     )
 

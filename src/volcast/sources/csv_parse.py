@@ -132,6 +132,16 @@ def numeric_or_strings(series: pd.Series) -> pd.Series:
     return numbers.astype("float64")
 
 
+def looks_epoch(values: pd.Series) -> bool:
+    """Whether the first values are all numbers, as epoch times are (not ``YYYYMMDD`` dates)."""
+    sample = values.dropna().head(50)
+    if sample.empty:
+        return False
+    numbers = pd.to_numeric(sample, errors="coerce")
+    is_yyyymmdd = bool(sample.astype(str).str.fullmatch(r"(19|20)\d{6}").all())
+    return bool(numbers.notna().all()) and not is_yyyymmdd
+
+
 def infer_timestamps(values: pd.Series, present: pd.Series) -> tuple[pd.Series, str]:
     """Parse with the first of epoch, ISO-8601 and KNOWN_TIMESTAMP_FORMATS that fits a sample."""
     valid = values[present]

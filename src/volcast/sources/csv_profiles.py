@@ -214,10 +214,10 @@ BY_NAME: Final = {p.name: p for p in PROFILES}
 
 
 def join_time(frame: pd.DataFrame, time_fields: Sequence[str]) -> pd.Series:
-    """The time fields of each row joined with a space (the timestamp text)."""
-    text = frame[time_fields[0]].astype(str).str.strip()
+    """The time fields of each row joined with a space (an empty cell leaves the row NaN)."""
+    text: pd.Series = frame[time_fields[0]].astype(object).str.strip()
     for name in time_fields[1:]:
-        text = text + " " + frame[name].astype(str).str.strip()
+        text = text + " " + frame[name].astype(object).str.strip()
     return text
 
 

@@ -224,6 +224,51 @@ def test_stooq_daily_download_without_volume() -> None:
     assert bars["volume"].isna().all()
 
 
+def test_metatrader5_daily_export_has_no_time_column(tmp_path: Path) -> None:
+    path = tmp_path / "EURUSD_D1.csv"
+    path.write_text(
+        "<DATE>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\r\n"
+        "2025.06.23\t1.14998\t1.15982\t1.14524\t1.15779\t93211\t0\t0\r\n"
+        "2025.06.24\t1.15779\t1.16412\t1.15701\t1.16095\t88123\t0\t0\r\n",
+        newline="",
+    )
+    bars = read(path)
+    assert bars.attrs["file_format"] == "metatrader5"
+    assert bars["timestamp"].tolist() == [utc("2025-06-23"), utc("2025-06-24")]
+    assert bars["volume"].tolist() == [93211.0, 88123.0]
+
+
+def test_metatrader5_real_volume_wins_over_tick_volume(tmp_path: Path) -> None:
+    path = tmp_path / "ES_H1.csv"
+    path.write_text(
+        MT5_HEADER + "2025.06.23\t15:00:00\t6010.25\t6022.00\t6005.50\t6019.75\t8812\t41230\t1\r\n",
+        newline="",
+    )
+    bars = read(path)
+    assert bars["volume"].tolist() == [41230.0]
+    assert bars.attrs["volume_kind"] == "traded"
+
+
+def test_binance_futures_dump_with_its_header(tmp_path: Path) -> None:
+    path = tmp_path / "BTCUSDT-1h-2025-01-01.csv"
+    path.write_text(
+        "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,"
+        "taker_buy_quote_volume,ignore\n"
+        "1735689600000,93576.00,94509.40,93489.00,94401.10,13162.577,1735693199999,"
+        "1237386000.05,197564,6972.411,655487017.02,0\n"
+    )
+    bars = read(path)
+    assert bars.attrs["file_format"] == "binance"
+    assert bars.iloc[0].tolist() == [
+        utc("2025-01-01 00:00"),
+        93576.0,
+        94509.4,
+        93489.0,
+        94401.1,
+        13162.577,
+    ]
+
+
 def test_the_btc_file_is_the_cryptodatadownload_profile() -> None:
     bars = read(require_file(BTC_CSV))
     assert bars.attrs["file_format"] == "cryptodatadownload"
@@ -504,3 +549,19 @@ def test_numbers_of_fixture_rows() -> None:
         if bars is not None:
             assert 10 <= len(bars) <= 40
             assert not np.isnan(bars["close"].to_numpy()).any()
+
+
+def test_source_timezone_leaves_epoch_times_alone() -> None:
+    bars = read(FIXTURES / "csv" / "epoch_ms_no_volume.csv", source_timezone="Europe/Berlin")
+    assert bars["timestamp"].iloc[0] == utc("2024-01-02 00:00")
+    assert "--source-timezone not used" in notes(bars)
+
+
+def test_an_empty_time_cell_in_a_vendor_file_is_kept_for_the_gate(tmp_path: Path) -> None:
+    path = tmp_path / "gap.csv"
+    path.write_text(
+        "Date,Open,High,Low,Close,Volume\n2025-06-23,1.1,1.2,1.0,1.1,5\n,1.1,1.2,1.0,1.1,5\n"
+    )
+    bars = read(path)
+    assert bars.attrs["file_format"] == "stooq"
+    assert bars["timestamp"].isna().tolist() == [False, True]
