@@ -134,7 +134,7 @@ def numeric_or_strings(series: pd.Series) -> pd.Series:
 
 def looks_epoch(values: pd.Series) -> bool:
     """Whether the first values are all numbers, as epoch times are (not ``YYYYMMDD`` dates)."""
-    sample = values.dropna().head(50)
+    sample = values.head(1000).dropna().head(50)
     if sample.empty:
         return False
     numbers = pd.to_numeric(sample, errors="coerce")
