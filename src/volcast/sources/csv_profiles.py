@@ -203,7 +203,7 @@ PROFILES: Final[tuple[Profile, ...]] = (
         required=("timestamp", "symbol", *_PRICES),
         time_formats=("%Y-%m-%d %I-%p", "ISO8601", "%Y-%m-%d %H:%M:%S"),
         timezone_stated=True,
-        clock="UTC, as the banner line says",
+        clock="UTC, as CryptoDataDownload states in its banner line",
         sample="Timestamps are UTC timezone,https://www.CryptoDataDownload.com\n"
         "date,symbol,open,high,low,close,volume_btc,volume\n"
         "2019-10-17 09-AM,BTCUSD,8051,8056.83,8021.23,8035.88,61.25,492394.56",
