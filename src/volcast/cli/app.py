@@ -14,6 +14,7 @@ import typer
 from volcast.cli.edge import GlobalFlags, command
 from volcast.cli.options import (
     ConfigOpt,
+    FileFormatOpt,
     IntervalOpt,
     Options,
     PathOpt,
@@ -23,6 +24,7 @@ from volcast.cli.options import (
     SymbolOpt,
     TsColOpt,
     TsFmtOpt,
+    TzOpt,
     VerboseOpt,
 )
 from volcast.cli.output import ConsoleObserver
@@ -64,10 +66,14 @@ def ingest(
     timestamp_column: TsColOpt = None,
     timestamp_format: TsFmtOpt = None,
     skip_rows: SkipOpt = None,
+    source_timezone: TzOpt = None,
+    file_format: FileFormatOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Fetch new closed bars from a source, archive the raw payload, stage the increment."""
-    spec = SourceSpec(source, path, timestamp_column, timestamp_format, skip_rows)
+    spec = SourceSpec(
+        source, path, timestamp_column, timestamp_format, skip_rows, source_timezone, file_format
+    )
     run(Options(config, symbol, interval, spec), ("ingest",))
 
 

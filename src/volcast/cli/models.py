@@ -12,6 +12,7 @@ from volcast.cli.edge import REJECTED_EXIT_CODE, command
 from volcast.cli.options import (
     AllModelsOpt,
     ConfigOpt,
+    FileFormatOpt,
     ForceOpt,
     IntervalOpt,
     Options,
@@ -23,6 +24,7 @@ from volcast.cli.options import (
     SymbolOpt,
     TsColOpt,
     TsFmtOpt,
+    TzOpt,
 )
 from volcast.cli.output import console
 from volcast.config import get_settings
@@ -62,6 +64,8 @@ def backtest(
     timestamp_column: TsColOpt = None,
     timestamp_format: TsFmtOpt = None,
     skip_rows: SkipOpt = None,
+    source_timezone: TzOpt = None,
+    file_format: FileFormatOpt = None,
     max_staleness: StaleOpt = None,
     output: OutputOpt = None,
     all_models: AllModelsOpt = False,
@@ -74,7 +78,9 @@ def backtest(
     """
     if all_models and output is None:
         raise ConfigError("--all-models needs --output FILE.csv: it selects which rows to write")
-    spec = SourceSpec(source, path, timestamp_column, timestamp_format, skip_rows)
+    spec = SourceSpec(
+        source, path, timestamp_column, timestamp_format, skip_rows, source_timezone, file_format
+    )
     options = Options(config, symbol, interval, spec, max_staleness)
     if output is not None:
         check_output(output)  # before any work: a bad path fails at once
@@ -114,6 +120,8 @@ def pipeline(
     timestamp_column: TsColOpt = None,
     timestamp_format: TsFmtOpt = None,
     skip_rows: SkipOpt = None,
+    source_timezone: TzOpt = None,
+    file_format: FileFormatOpt = None,
     max_staleness: StaleOpt = None,
     config: ConfigOpt = None,
     force: ForceOpt = False,
@@ -123,7 +131,9 @@ def pipeline(
     Runs on the embedded synthetic sample by default. A rejected challenger is a normal
     outcome here (the champion stays), reported but not an error.
     """
-    spec = SourceSpec(source, path, timestamp_column, timestamp_format, skip_rows)
+    spec = SourceSpec(
+        source, path, timestamp_column, timestamp_format, skip_rows, source_timezone, file_format
+    )
     result = run(Options(config, symbol, interval, spec, max_staleness, force), PIPELINE)
     times = ", ".join(f"{stage} {sec:.1f} s" for stage, sec in result.seconds.items())
     console.print(f"stage times: {times}")

@@ -29,11 +29,34 @@ SourceOpt = Annotated[
 ]
 PathOpt = Annotated[Path | None, typer.Option("--path", help="File for the csv/parquet source.")]
 TsColOpt = Annotated[
-    str | None, typer.Option("--timestamp-column", help="Timestamp column of a CSV file.")
+    str | None,
+    typer.Option(
+        "--timestamp-column",
+        help="Timestamp column of a CSV file, or a date and a time column: --timestamp-column "
+        "Date,Time (they are joined with a space).",
+    ),
 ]
 TsFmtOpt = Annotated[
     str | None,
     typer.Option("--timestamp-format", help="strftime format of the CSV timestamps."),
+]
+TzOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source-timezone",
+        help="Clock of a file's naive timestamps, converted to UTC: an IANA name "
+        "(Europe/Athens, Etc/GMT-2), a fixed offset (UTC+2) or a name shifted by hours "
+        "(America/New_York+7, MetaTrader's NY-close servers). Default: the format's own "
+        "(UTC where the file does not say).",
+    ),
+]
+FileFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--file-format",
+        help="Read the file as this layout instead of detecting it: metatrader5, metatrader4, "
+        "histdata, dukascopy, binance, yahoo, stooq, stooq-ascii, cryptodatadownload.",
+    ),
 ]
 SkipOpt = Annotated[
     int | None, typer.Option("--skip-rows", help="Leading lines to skip before the CSV header.")

@@ -184,6 +184,8 @@ def _print_ingest(result: stages.IngestResult) -> None:
             f"{result.last_timestamp}"
         )
         console.print(f"  staged: {result.staging_path}")
+    for note in result.notes:
+        console.print(f"  note:   {note}", markup=False, highlight=False)
     for raw in result.raw_paths[:3]:
         console.print(f"  raw:    {raw}")
     if len(result.raw_paths) > 3:

@@ -13,6 +13,7 @@ from volcast.cli.app import app
 from volcast.cli.edge import command
 from volcast.cli.options import (
     ConfigOpt,
+    FileFormatOpt,
     IntervalOpt,
     Options,
     PathOpt,
@@ -21,6 +22,7 @@ from volcast.cli.options import (
     SymbolOpt,
     TsColOpt,
     TsFmtOpt,
+    TzOpt,
 )
 from volcast.cli.output import console
 from volcast.monitoring.events import Event
@@ -62,6 +64,8 @@ def stream(
     timestamp_column: TsColOpt = None,
     timestamp_format: TsFmtOpt = None,
     skip_rows: SkipOpt = None,
+    source_timezone: TzOpt = None,
+    file_format: FileFormatOpt = None,
     config: ConfigOpt = None,
     replay: ReplayOpt = False,
     speed: SpeedOpt = 1.0,
@@ -75,7 +79,9 @@ def stream(
     """
     from volcast.pipeline.champion import stream_worker
 
-    spec = SourceSpec(source, path, timestamp_column, timestamp_format, skip_rows)
+    spec = SourceSpec(
+        source, path, timestamp_column, timestamp_format, skip_rows, source_timezone, file_format
+    )
     context = Options(config, symbol, interval, spec).context()
     stop = threading.Event()
 

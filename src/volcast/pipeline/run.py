@@ -55,6 +55,8 @@ class SourceSpec:
     timestamp_column: str | None = None
     timestamp_format: str | None = None
     skip_rows: int | None = None
+    source_timezone: str | None = None
+    file_format: str | None = None
 
     @property
     def given(self) -> bool:
@@ -77,6 +79,8 @@ class SourceSpec:
             timestamp_column=self.timestamp_column,
             timestamp_format=self.timestamp_format,
             skip_rows=self.skip_rows,
+            source_timezone=self.source_timezone,
+            file_format=self.file_format,
         )
 
 

@@ -77,6 +77,8 @@ class IngestResult:
     last_timestamp: pd.Timestamp | None
     raw_paths: list[str] = field(default_factory=list)
     staging_path: str | None = None
+    notes: list[str] = field(default_factory=list)
+    """What a file source detected or assumed (format, time zone, DST, volume kind)."""
 
 
 def ingest(
@@ -101,6 +103,7 @@ def ingest(
 
     bars = source.fetch(symbol=symbol, interval=interval, since=since, on_raw=save_raw)
     synthetic = bool(bars.attrs.get("synthetic", False))
+    notes = [str(n) for n in bars.attrs.get("source_notes", [])]
     staging_path = storage.write_parquet(layout.staging_bars, _stringify_objects(bars))
     timestamps = pd.to_datetime(bars[TIMESTAMP], utc=True, errors="coerce")
     first, last = (timestamps.min(), timestamps.max()) if len(bars) else (None, None)
@@ -116,6 +119,9 @@ def ingest(
             "since": since.isoformat() if since is not None else None,
             "collected_at": collected_at.isoformat(),
             "raw": raw_paths,
+            "file_format": bars.attrs.get("file_format"),
+            "volume_kind": bars.attrs.get("volume_kind"),
+            "notes": notes,
         },
     )
     return IngestResult(
@@ -128,6 +134,7 @@ def ingest(
         None if last is None or pd.isna(last) else last,
         raw_paths,
         staging_path,
+        notes,
     )
 
 
@@ -198,6 +205,7 @@ def validate(
         now=now,
         increment_rows=len(increment),
     )
+    report = report.model_copy(update={"notes": [str(n) for n in meta.get("notes", [])]})
     report_path = storage.write_json(layout.quality_report, report.model_dump(mode="json"))
     if not report.passed:
         raise QualityGateError(report, report_path=report_path)
@@ -216,6 +224,7 @@ def validate(
                 "source": source,
                 "live": live,
                 "synthetic": synthetic,
+                "volume_kind": meta.get("volume_kind", old_meta.get("volume_kind")),
                 "rows": len(clean),
                 "first_timestamp": clean[TIMESTAMP].iloc[0].isoformat() if len(clean) else None,
                 "last_timestamp": last.isoformat() if last is not None else None,

@@ -56,6 +56,8 @@ class QualityReport(BaseModel):
     n_rows: int
     passed: bool
     checks: list[CheckResult]
+    notes: list[str] = Field(default_factory=list)
+    """What the source detected or assumed about the increment (file format, time zone)."""
 
     @property
     def failed(self) -> list[str]:

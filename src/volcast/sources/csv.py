@@ -1,23 +1,31 @@
 """File source: OHLC bars from a CSV or Parquet file (SPEC capability 1).
 
 The documented contract is a file with the columns ``timestamp,open,high,low,close[,volume]``
-and ISO-8601 UTC timestamps. Real exports are messier, so without options the reader also:
+and ISO-8601 UTC timestamps. Real exports are messier. Without options the reader first
+tries the vendor profiles of :mod:`volcast.sources.csv_profiles` (MetaTrader 4/5, HistData,
+Dukascopy, Binance dumps, Yahoo, stooq, CryptoDataDownload): a file that fits one is read by
+it, in its clock's time zone (``source_timezone`` overrides it), and what was assumed is said
+in ``bars.attrs["source_notes"]``. Gzip and zip files are unpacked first. A file that fits no
+profile goes to the generic reader, which:
 
 * finds the header line itself (the first of the first 100 lines naming open, high, low and
   close), so banner lines above it need no ``skip_rows``;
-* matches column names case-insensitively and accepts common timestamp column names
-  (``timestamp``, ``datetime``, ``date``, ``time``, ``open_time``, ...; a separate ``date`` and
-  ``time`` pair is joined);
+* matches column names case-insensitively (``<OPEN>`` is ``open``) and accepts common
+  timestamp column names (``timestamp``, ``datetime``, ``date``, ``time``, ``open_time``, ...;
+  a separate ``date`` and ``time`` pair is joined, as are two names given as ``Date,Time``);
 * recognises ISO-8601, epoch seconds/milliseconds/microseconds/nanoseconds and the common
   export formats listed in :data:`volcast.sources.csv_parse.KNOWN_TIMESTAMP_FORMATS`
   (``2019-10-17 09-AM`` among them);
 * sorts the bars ascending (some exports are newest first).
 
-Naive timestamps are UTC. The source never shortens or coerces the data silently: a row with
-the wrong number of fields (a truncated last line, a stray delimiter) or a timestamp that does
-not parse raises :class:`volcast.errors.ParseError` naming the file, the line and the check; a
-missing column raises one with ``failed_checks=["required_columns"]``. Duplicate timestamps and
-empty values are kept as they are for the quality gate to judge.
+Naive timestamps are UTC unless ``source_timezone`` (or the profile) says otherwise; a bar at
+a repeated DST hour that cannot be placed is dropped and said so in the notes
+(:mod:`volcast.sources.csv_time`). Otherwise the source never shortens or coerces the data
+silently: a row with the wrong number of fields (a truncated last line, a stray delimiter)
+or a timestamp that does not parse raises :class:`volcast.errors.ParseError` naming the
+file, the line, the check and the profile tried; a missing column raises one with
+``failed_checks=["required_columns"]`` that also names the closest profile. Duplicate
+timestamps and empty values are kept as they are for the quality gate to judge.
 
 This module holds :class:`CsvSource` (reading, column selection, conversion to bars); header
 detection and row-width checks live in :mod:`volcast.sources.csv_layout`, timestamp and
@@ -27,7 +35,7 @@ number parsing in :mod:`volcast.sources.csv_parse`.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -38,27 +46,33 @@ import pandas as pd
 from volcast.errors import ConfigError, ParseError, SourceError
 from volcast.schemas import BAR_COLUMNS, PRICE_COLUMNS, TIMESTAMP
 from volcast.sources.base import RawSink, discard_raw
-from volcast.sources.csv_layout import check_field_counts, find_header
-from volcast.sources.csv_parse import numeric_or_strings, parse_timestamps
-
-TIMESTAMP_ALIASES: Final = (
-    "timestamp",
-    "datetime",
-    "date_time",
-    "timestamp_utc",
-    "time_utc",
-    "datetime_utc",
-    "date",
-    "time",
-    "ts",
-    "open_time",
-    "opentime",
-    "unix",
-    "gmt time",
+from volcast.sources.csv_generic import (
+    TIMESTAMP_ALIASES,
+    ColumnOptions,
+    read_generic,
+    select_columns,
 )
-"""Timestamp column names tried in order (case-insensitive) when none is given."""
+from volcast.sources.csv_parse import (
+    EPOCH,
+    is_numeric,
+    looks_epoch,
+    numeric_or_strings,
+    parse_timestamps,
+)
+from volcast.sources.csv_profiles import BY_NAME, Profile, join_time
+from volcast.sources.csv_time import UTC_ZONE, Zone, has_offsets, localize, parse_zone
+from volcast.sources.csv_vendor import (
+    choose_profile,
+    closest_hint,
+    head_lines,
+    pick_volume,
+    read_profile,
+    unpack,
+)
 
 _VOLUME: Final = "volume"
+
+__all__ = ["TIMESTAMP_ALIASES", "CsvSource"]
 
 
 class CsvSource:
@@ -86,11 +100,20 @@ class CsvSource:
         timestamp_column: str | None = None,
         timestamp_format: str | None = None,
         skip_rows: int | None = None,
+        source_timezone: str | None = None,
+        file_format: str | None = None,
     ) -> None:
         self.path = path
         self.timestamp_column = timestamp_column
         self.timestamp_format = timestamp_format
         self.skip_rows = skip_rows
+        self.zone = parse_zone(source_timezone) if source_timezone else None
+        if file_format is not None and file_format not in BY_NAME:
+            raise ConfigError(
+                f"unknown --file-format {file_format!r}; choose one of {', '.join(BY_NAME)}"
+            )
+        self.file_format = file_format
+        self._columns = ColumnOptions(timestamp_column, timestamp_format)
 
     def fetch(
         self,
@@ -102,9 +125,10 @@ class CsvSource:
     ) -> pd.DataFrame:
         """Every bar of the file strictly after ``since``, ascending, as BAR_COLUMNS.
 
-        ``on_raw`` receives the file's bytes untouched (extension ``csv`` or ``parquet``)
-        before anything is parsed. Rows whose timestamp is empty are kept (NaT) even when
-        ``since`` is given, so the quality gate sees them.
+        ``on_raw`` receives the file's bytes untouched (extension ``csv``, ``csv.gz``, ``zip``
+        or ``parquet``) before anything is parsed. Rows whose timestamp is empty are kept (NaT)
+        even when ``since`` is given, so the quality gate sees them. ``bars.attrs`` holds
+        ``file_format``, ``volume_kind`` and ``source_notes`` (what was detected or assumed).
         """
         path = Path(self.path)
         is_parquet = path.suffix.lower() in (".parquet", ".pq")
@@ -121,75 +145,71 @@ class CsvSource:
                 symbol=symbol,
                 path=str(path),
             ) from exc
-        on_raw(data, "parquet" if is_parquet else "csv")
-
         if is_parquet:
+            on_raw(data, "parquet")
             frame, line_numbers = self._read_parquet(data, path, symbol)
-            where = "row"
+            reading = _Reading(frame, line_numbers, "row", "parquet", self.timestamp_format)
         else:
-            frame, line_numbers = self._read_csv(data, path, symbol)
-            where = "line"
-        bars = self._to_bars(frame, line_numbers, path=path, symbol=symbol, where=where)
+            text, ext = unpack(data, path=path, symbol=symbol, source=self.name)
+            on_raw(data, ext)
+            reading = self._read_text(text, path, symbol)
+        bars = self._to_bars(reading, path=path, symbol=symbol)
         if since is not None:
             cutoff = since.tz_localize("UTC") if since.tzinfo is None else since.tz_convert("UTC")
             stamps = bars[TIMESTAMP]
             bars = bars.loc[stamps.isna() | (stamps > cutoff)]
-        return bars.reset_index(drop=True)
+        out = bars.reset_index(drop=True)
+        out.attrs = dict(bars.attrs)
+        return out
 
     # -- reading -------------------------------------------------------------------------
 
-    def _read_csv(
-        self, data: bytes, path: Path, symbol: str
-    ) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
-        """The raw columns as read (timestamp as strings) and each row's 1-based file line."""
-        header_index, delimiter, header = find_header(
-            data, skip_rows=self.skip_rows, path=path, symbol=symbol, source=self.name
-        )
-        columns = self._select_columns(header, path=path, symbol=symbol, line=header_index + 1)
-        line_numbers = check_field_counts(
-            data,
-            header_index=header_index,
-            delimiter=delimiter,
-            n_fields=len(header),
-            path=path,
-            symbol=symbol,
-        )
-        wanted = [c for c in columns.values() if c is not None]
-        time_columns = [columns[TIMESTAMP], columns.get("_time")]
-        try:
-            frame = pd.read_csv(
-                io.BytesIO(data),
-                sep=delimiter,
-                skiprows=header_index,
-                header=0,
-                usecols=lambda c: str(c).strip() in wanted,
-                dtype={c: str for c in time_columns if c is not None},
-                skipinitialspace=True,
-                low_memory=False,
-                encoding="utf-8-sig",
+    def _read_text(self, data: bytes, path: Path, symbol: str) -> _Reading:
+        """Read by the vendor profile the file fits, else by the generic reader."""
+        lines = head_lines(data)
+        explicit = self.timestamp_column is not None or self.skip_rows is not None
+        match = None
+        if not explicit or self.file_format is not None:
+            match = choose_profile(
+                lines, file_format=self.file_format, path=path, symbol=symbol, source=self.name
             )
-        except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise ParseError(
-                f"{path}: cannot parse CSV: {exc}",
-                failed_checks=["parse"],
-                path=str(path),
-                symbol=symbol,
-                source=self.name,
-            ) from exc
-        if frame.empty:
-            raise ParseError(
-                f"{path}: the file has a header (line {header_index + 1}) but no data rows",
-                failed_checks=["parse"],
-                path=str(path),
-                symbol=symbol,
-                source=self.name,
+        if match is None:
+            try:
+                frame, line_numbers = read_generic(
+                    data, self._columns, skip_rows=self.skip_rows, path=path, symbol=symbol
+                )
+            except ParseError as exc:
+                if explicit or exc.failed_checks != ["required_columns"]:
+                    raise
+                closest, hint = closest_hint(lines)
+                raise ParseError(
+                    f"{exc.message}; no known layout fits either: {hint}",
+                    failed_checks=exc.failed_checks,
+                    **{**exc.context, "profile": closest},
+                ) from exc
+            note = "format: generic columns (timestamp, open, high, low, close[, volume])"
+            return _Reading(
+                frame, line_numbers, "line", "generic", self.timestamp_format, notes=[note]
             )
-        frame.columns = [str(c).strip() for c in frame.columns]
-        frame = frame.rename(columns={v: k for k, v in columns.items() if v is not None})
-        if len(line_numbers) != len(frame):
-            # Quoted fields spanning lines or blank-line handling differ; fall back to rows.
-            line_numbers = np.arange(len(frame), dtype=np.int64) + header_index + 2
-        return frame, line_numbers
+        profile = match.profile
+        frame, line_numbers = read_profile(data, match, path=path, symbol=symbol, source=self.name)
+        raw_time = join_time(frame, profile.time_fields(match.fields))
+        volume, kind, volume_note = pick_volume(frame, profile)
+        columns = {TIMESTAMP: raw_time, **{p: frame[p] for p in PRICE_COLUMNS}}
+        if volume is not None:
+            columns[_VOLUME] = volume
+        how = "named with --file-format" if self.file_format else "detected"
+        notes = [f"format: {profile.vendor} (profile {profile.name}, {how})", volume_note]
+        return _Reading(
+            pd.DataFrame(columns),
+            line_numbers,
+            "line",
+            profile.name,
+            self.timestamp_format or match.time_format,
+            profile=profile,
+            volume_kind=kind,
+            notes=notes,
+        )
 
     def _read_parquet(
         self, data: bytes, path: Path, symbol: str
@@ -212,92 +232,94 @@ class CsvSource:
             frame = frame.reset_index(drop=True)
         header = [str(c) for c in frame.columns]
         frame.columns = pd.Index(header)
-        columns = self._select_columns(header, path=path, symbol=symbol, line=None)
+        columns = select_columns(header, self._columns, path=path, symbol=symbol, line=None)
         frame = frame[[c for c in columns.values() if c is not None]]
         frame = frame.rename(columns={v: k for k, v in columns.items() if v is not None})
         return frame, np.arange(1, len(frame) + 1, dtype=np.int64)
 
-    def _select_columns(
-        self, header: Sequence[str], *, path: Path, symbol: str, line: int | None
-    ) -> dict[str, str | None]:
-        """Map bar column names (and ``_time`` for a separate time column) to file columns."""
-        by_lower: dict[str, str] = {}
-        for name in header:
-            by_lower.setdefault(name.strip().lower(), name.strip())
-        where = f" (header on line {line})" if line is not None else ""
-
-        def missing(column: str, detail: str) -> ParseError:
-            return ParseError(
-                f"{path}: required column {column!r} is missing{where}; {detail}",
-                failed_checks=["required_columns"],
-                path=str(path),
-                symbol=symbol,
-                source=self.name,
-                column=column,
-                line=line,
-            )
-
-        columns: dict[str, str | None] = {}
-        if self.timestamp_column is not None:
-            wanted = self.timestamp_column.strip()
-            found = wanted if wanted in header else by_lower.get(wanted.lower())
-            if found is None:
-                raise missing(wanted, f"the file has {list(header)}")
-            columns[TIMESTAMP] = found
-        else:
-            alias = next((a for a in TIMESTAMP_ALIASES if a in by_lower), None)
-            if alias is None:
-                raise missing(
-                    TIMESTAMP,
-                    f"the file has {list(header)}; name the time column with timestamp_column",
-                )
-            columns[TIMESTAMP] = by_lower[alias]
-            if alias == "date" and "time" in by_lower and self.timestamp_format is None:
-                columns["_time"] = by_lower["time"]
-        for price in PRICE_COLUMNS:
-            if price not in by_lower:
-                raise missing(price, f"the file has {list(header)}")
-            columns[price] = by_lower[price]
-        columns[_VOLUME] = by_lower.get(_VOLUME)
-        for name, mapped in columns.items():
-            if name != TIMESTAMP and mapped is not None and mapped == columns[TIMESTAMP]:
-                raise ConfigError(
-                    f"{path}: timestamp column {mapped!r} is also the {name} column; "
-                    "name the time column with --timestamp-column",
-                    path=str(path),
-                    symbol=symbol,
-                )
-        return columns
-
     # -- conversion ----------------------------------------------------------------------
 
-    def _to_bars(
-        self,
-        frame: pd.DataFrame,
-        line_numbers: npt.NDArray[np.int64],
-        *,
-        path: Path,
-        symbol: str,
-        where: str,
-    ) -> pd.DataFrame:
+    def _to_bars(self, reading: _Reading, *, path: Path, symbol: str) -> pd.DataFrame:
+        frame, line_numbers, where = reading.frame, reading.line_numbers, reading.where
         raw_time = frame[TIMESTAMP]
         if "_time" in frame.columns:
             raw_time = raw_time.str.strip() + " " + frame["_time"].str.strip()
+        tried = f" (profile {reading.layout})" if reading.profile is not None else ""
         stamps = parse_timestamps(
             raw_time,
             line_numbers,
             path=path,
             symbol=symbol,
             where=where,
-            timestamp_format=self.timestamp_format,
+            timestamp_format=reading.time_format,
             source=self.name,
+            tried=tried,
         )
+        notes = list(reading.notes)
+        keep = np.ones(len(frame), dtype=bool)
+        profile = reading.profile
+        zone = self.zone or (parse_zone(profile.timezone) if profile is not None else UTC_ZONE)
+        naive_text = not isinstance(raw_time.dtype, pd.DatetimeTZDtype) and not (
+            reading.time_format == EPOCH
+            or is_numeric(raw_time)
+            or (reading.time_format is None and looks_epoch(raw_time))
+            or has_offsets(raw_time)
+        )
+        if naive_text and not zone.is_utc:
+            stamps, keep, dst_notes = localize(
+                stamps.dt.tz_localize(None),
+                zone,
+                line_numbers,
+                path=path,
+                symbol=symbol,
+                source=self.name,
+                where=where,
+            )
+            notes.extend(dst_notes)
+        notes.insert(min(1, len(notes)), _zone_note(self.zone, zone, profile, naive_text))
         out = pd.DataFrame({TIMESTAMP: stamps})
         for column in (*PRICE_COLUMNS, _VOLUME):
             if column in frame.columns:
                 out[column] = numeric_or_strings(frame[column])
             else:
                 out[column] = np.nan
+        out = out.loc[keep]
         # Stable, so equal timestamps keep file order; the gate reports duplicates.
         out = out.sort_values(TIMESTAMP, kind="stable", na_position="last", ignore_index=True)
-        return out[list(BAR_COLUMNS)]
+        bars = out[list(BAR_COLUMNS)]
+        bars.attrs = {
+            "file_format": reading.layout,
+            "volume_kind": reading.volume_kind,
+            "source_notes": notes,
+        }
+        return bars
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """A file's columns as read, before conversion: how it was read and what was assumed."""
+
+    frame: pd.DataFrame
+    line_numbers: npt.NDArray[np.int64]
+    where: str
+    layout: str
+    time_format: str | None
+    profile: Profile | None = None
+    volume_kind: str = "traded"
+    notes: list[str] = field(default_factory=list)
+
+
+def _zone_note(given: Zone | None, zone: Zone, profile: Profile | None, naive: bool) -> str:
+    clock = profile.clock if profile is not None else "the file does not say which zone it uses"
+    if given is not None and naive:
+        return f"time zone: {given.name} (--source-timezone), converted to UTC"
+    if not naive:
+        unused = " (--source-timezone not used)" if given is not None else ""
+        return f"time zone: the times carry their UTC offset or are epoch times{unused}"
+    if profile is not None and profile.timezone_stated:
+        converted = "" if zone.is_utc else f" ({zone.name}), converted to UTC"
+        return f"time zone: {clock}{converted}"
+    return (
+        f"time zone: UTC assumed: {clock}; pass --source-timezone (e.g. Etc/GMT-2, "
+        "Europe/Athens, America/New_York+7) if it is not UTC"
+    )

@@ -47,13 +47,13 @@ def find_header(
     for index, line in enumerate(head[:_HEADER_SCAN_LINES]):
         for delimiter in _DELIMITERS:
             fields = _split(line, delimiter)
-            found = {f.lower() for f in fields} & set(PRICE_COLUMNS)
+            found = {f.lower().strip("<>") for f in fields} & set(PRICE_COLUMNS)
             if len(found) == len(PRICE_COLUMNS):
                 return index, delimiter, fields
             if len(found) > best[0]:
                 best = (len(found), index, fields)
     n_found, index, fields = best
-    missing = [c for c in PRICE_COLUMNS if c not in {f.lower() for f in fields}]
+    missing = [c for c in PRICE_COLUMNS if c not in {f.lower().strip("<>") for f in fields}]
     where = (
         f"the closest header is line {index + 1}: {fields}"
         if n_found > 0

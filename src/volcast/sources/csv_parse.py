@@ -47,6 +47,24 @@ KNOWN_TIMESTAMP_FORMATS: Final = (
 
 _FORMAT_SAMPLE: Final = 500
 
+EPOCH: Final = "epoch ms/us"
+"""The time format of Binance's dumps: integer epoch milliseconds, microseconds from 2025.
+
+Each value's unit follows from its size, so a file joining months of both reads right."""
+
+
+def epoch_to_utc(values: pd.Series) -> pd.Series:
+    """Integer epoch seconds, ms, us or ns (each value by its size) as UTC; NaT elsewhere."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    whole = numbers.notna() & (numbers == numbers.round())
+    magnitude = numbers.abs()
+    scale = np.select(
+        [magnitude < 1e11, magnitude < 1e14, magnitude < 1e17], [1e9, 1e6, 1e3], default=1.0
+    )
+    nanos = pd.Series(np.where(whole, numbers, np.nan), index=values.index)
+    exact = nanos.astype("Int64") * pd.Series(scale, index=values.index).astype("Int64")
+    return pd.to_datetime(exact, unit="ns", utc=True, errors="coerce")
+
 
 def parse_timestamps(
     raw: pd.Series,
@@ -57,6 +75,7 @@ def parse_timestamps(
     where: str,
     timestamp_format: str | None,
     source: str,
+    tried: str = "",
 ) -> pd.Series:
     """The column as ``datetime64[ns, UTC]``; ParseError at the first value that fails."""
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
@@ -71,7 +90,9 @@ def parse_timestamps(
         values = raw
         present = raw.notna() & (raw != "")
     fmt = timestamp_format
-    if fmt is not None:
+    if fmt == EPOCH:
+        stamps = epoch_to_utc(values)
+    elif fmt is not None:
         try:
             stamps = pd.to_datetime(values, format=fmt, utc=True, errors="coerce")
         except ValueError as exc:
@@ -85,7 +106,7 @@ def parse_timestamps(
         hint = "" if timestamp_format else "; pass timestamp_format"
         raise ParseError(
             f"{path}: {where} {line}: timestamp {values.iloc[first]!r} does not parse as "
-            f"{fmt} ({int(failed.sum())} value(s) fail){hint}",
+            f"{fmt}{tried} ({int(failed.sum())} value(s) fail){hint}",
             failed_checks=["timestamp_parse"],
             path=str(path),
             symbol=symbol,
@@ -109,6 +130,16 @@ def numeric_or_strings(series: pd.Series) -> pd.Series:
     if bool((numbers.isna() & series.notna()).any()):
         return series.astype(object).where(series.notna(), np.nan)
     return numbers.astype("float64")
+
+
+def looks_epoch(values: pd.Series) -> bool:
+    """Whether the first values are all numbers, as epoch times are (not ``YYYYMMDD`` dates)."""
+    sample = values.head(1000).dropna().head(50)
+    if sample.empty:
+        return False
+    numbers = pd.to_numeric(sample, errors="coerce")
+    is_yyyymmdd = bool(sample.astype(str).str.fullmatch(r"(19|20)\d{6}").all())
+    return bool(numbers.notna().all()) and not is_yyyymmdd
 
 
 def infer_timestamps(values: pd.Series, present: pd.Series) -> tuple[pd.Series, str]:

@@ -27,6 +27,8 @@ def make_source(
     timestamp_column: str | None = None,
     timestamp_format: str | None = None,
     skip_rows: int | None = None,
+    source_timezone: str | None = None,
+    file_format: str | None = None,
 ) -> Source:
     """The source called ``name``; file sources need ``path``."""
     name = name.lower()
@@ -49,6 +51,8 @@ def make_source(
             timestamp_column=timestamp_column,
             timestamp_format=timestamp_format,
             skip_rows=skip_rows,
+            source_timezone=source_timezone,
+            file_format=file_format,
         )
     if name == "twelvedata":
         from volcast.sources.twelvedata import TwelveDataSource
