@@ -520,8 +520,18 @@ def forecast_quality() -> dict[str, Any]:
             ],
         ),
         timeseries(
+            "Volatility level step vs line",
+            "The stream worker's volatility-level statistic (mean log realized variance of the "
+            "last bars less what its regression predicted; 0 = as expected) and the upward "
+            "line it raises drift at.",
+            [
+                (f"volatility_level_shift{{{SERIES}}}", "level {{symbol}} {{interval}}"),
+                (f"volatility_level_threshold{{{SERIES}}}", "line {{symbol}} {{interval}}"),
+            ],
+        ),
+        timeseries(
             "Decay and drift detected",
-            "1 while a decay detector, or the input-drift detector, alarms.",
+            "1 while a decay detector alarms, or the input-drift or volatility-level detector.",
             [
                 (f"{by} (decay_detected{{{SERIES}}})", "decay {{symbol}} {{interval}}"),
                 (f"{by} (drift_detected{{{SERIES}}})", "drift {{symbol}} {{interval}}"),

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import INTERVAL, SYMBOL, World
 from volcast.monitoring.decay import Cusum, SurpriseCusum
+from volcast.monitoring.level import LevelFit, LevelShift
 from volcast.monitoring.events import Event
 from volcast.monitoring.monitor import SeriesMonitor
 from volcast.monitoring.trigger import RetrainTrigger
@@ -40,6 +41,8 @@ def stream_state(world: World) -> Iterator[dict[str, object]]:
         model_version=world.version,
         decay=SurpriseCusum(level=-0.6, scale=1.0, threshold=5.0),
         relative=Cusum(threshold=4.0, upward_only=True),
+        # a tiny level regression: the mean of the last 2 log values against the one before
+        level=LevelShift(LevelFit(coef=(0.0, 1.0), lags=(1,), window=2, up=0.5, down=0.5)),
         trigger=RetrainTrigger(k=3, n=6, cooldown=10),
         training_qlike=0.31,
     )
@@ -77,6 +80,11 @@ def test_metrics_and_responses_come_from_the_stream_state(
     assert decay[(("detector", "relative"),)] == pytest.approx(float(summary["relative_statistic"]))
     assert gauges(text, "decay_threshold")[(("detector", "surprise"),)] == 5.0
     assert gauges(text, "decay_detected")[()] == 1.0
+    # the last three realized values are 4, 8 and 12e-6: (ln 8 + ln 12) / 2 - ln 4 = ln 6 / 2
+    assert gauges(text, "volatility_level_shift")[()] == pytest.approx(math.log(6) / 2)
+    assert summary["level_statistic"] == pytest.approx(math.log(6) / 2)
+    assert gauges(text, "volatility_level_threshold")[()] == 0.5
+    assert gauges(text, "drift_detected")[()] == 1.0  # the level step raises drift
     events = gauges(text, "monitoring_events")
     assert events[(("event", "decay"),)] == 1.0
     assert events[(("event", "retrain_failed"),)] == 1.0

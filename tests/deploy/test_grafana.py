@@ -34,6 +34,8 @@ LIVE_LOOP_METRICS = {
     "decay_statistic",
     "decay_threshold",
     "decay_detected",
+    "volatility_level_shift",
+    "volatility_level_threshold",
     "monitoring_events",
     "monitoring_last_bar_timestamp_seconds",
 }

@@ -83,6 +83,8 @@ def live_state(series: Series, summary: Mapping[str, Any]) -> None:
         _set(metrics.DECAY_STATISTIC, (*labels, detector), summary.get(f"{prefix}_statistic"))
         _set(metrics.DECAY_THRESHOLD, (*labels, detector), summary.get(f"{prefix}_threshold"))
     _set(metrics.DECAY_DETECTED, labels, bool(summary.get("decay_detected")))
+    _set(metrics.LEVEL_SHIFT, labels, summary.get("level_statistic"))
+    _set(metrics.LEVEL_THRESHOLD, labels, summary.get("level_threshold"))
     for event, count in (summary.get("events") or {}).items():
         _set(metrics.MONITORING_EVENTS, (*labels, event), count)
     last = summary.get("last_processed")

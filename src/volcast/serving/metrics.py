@@ -150,6 +150,19 @@ DECAY_THRESHOLD = Gauge(
     ["symbol", "interval", "detector"],
     multiprocess_mode=_LATEST,
 )
+LEVEL_SHIFT = Gauge(
+    "volatility_level_shift",
+    "Mean log realized variance of the last bars less what the stream worker's level "
+    "regression predicted for it (its volatility-level step detector).",
+    ["symbol", "interval"],
+    multiprocess_mode=_LATEST,
+)
+LEVEL_THRESHOLD = Gauge(
+    "volatility_level_threshold",
+    "Upward alarm line of the volatility-level step detector (from the training history).",
+    ["symbol", "interval"],
+    multiprocess_mode=_LATEST,
+)
 DECAY_DETECTED = Gauge(
     "decay_detected",
     "1 when a decay detector of the stream worker is alarming, else 0.",
