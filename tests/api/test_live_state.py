@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import INTERVAL, SYMBOL, World
 from volcast.monitoring.decay import Cusum, SurpriseCusum
-from volcast.monitoring.level import LevelFit, LevelShift
 from volcast.monitoring.events import Event
+from volcast.monitoring.level import LevelFit, LevelShift
 from volcast.monitoring.monitor import SeriesMonitor
 from volcast.monitoring.trigger import RetrainTrigger
 from volcast.pipeline.monitor_store import MonitorStore, StreamState
