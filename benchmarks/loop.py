@@ -25,7 +25,10 @@ the profile report off.
 The events before the shift are shared by every (b) run and printed once: a retrain shortly
 before the shift keeps the trigger in its cooldown (``monitoring.cooldown_bars``) after it.
 
-    uv run python benchmarks/loop.py [--quick] [--keep] [--start ROW]
+    uv run python benchmarks/loop.py [--quick] [--keep] [--start ROW] [--data btc|eurusd]
+
+``--data eurusd`` runs the same on the ~5,000 real EUR/USD hourly bars of the
+``backtesting`` package (a dev dependency), from row ``--start`` (0).
 
 Measured 2026-12-02 with ``--start 7000`` (champion on Apr-Aug 2018, replay of Aug-Oct
 2018; default params, profile off), after the drift fixes of that day (PSI line from the
@@ -73,6 +76,7 @@ from volcast.sources.csv import CsvSource
 ROOT = Path(__file__).resolve().parents[1]
 BTC = ROOT.parent / "shared" / "data" / "coinbase_btcusd_1h.csv"
 SERIES = Series("BTC/USD", "1h")
+DATASETS = {"btc": SERIES, "eurusd": Series("EUR/USD", "1h")}
 SERVER_TIMEOUT = 600.0  # a loaded 2-core machine takes minutes to start mlflow server
 RETRAIN_END = ("promoted", "rejected")
 EVENT_LINE = re.compile(r"^\S+T\S+\s+(?P<event>[a-z_]+)\b(?P<rest>.*)$")
@@ -275,6 +279,13 @@ def restore(world: World, snapshot: Path, aliases: dict[str, str]) -> None:
 
 
 def load_bars() -> pd.DataFrame:
+    if SERIES.symbol == "EUR/USD":  # the backtesting package's real hourly bars
+        from level import eurusd
+
+        frame = eurusd()
+        if frame is None:
+            raise SystemExit("--data eurusd needs the `backtesting` package (dev dependency)")
+        return frame
     bars = CsvSource(path=BTC).fetch(symbol=SERIES.symbol, interval=SERIES.interval)
     return bars.dropna(subset=["open", "high", "low", "close"]).reset_index(drop=True)
 
@@ -319,7 +330,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller run (a few minutes)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--start", type=int, default=0, help="first row of the file used")
+    parser.add_argument("--data", choices=sorted(DATASETS), default="btc", help="which bars")
     args = parser.parse_args(argv)
+    global SERIES
+    SERIES = DATASETS[args.data]
     run(QUICK if args.quick else FULL, keep=args.keep, start=args.start)
 
 
@@ -393,7 +407,7 @@ def report(
     end_a = h + plan.unchanged
     print()
     print(
-        f"== loop level: volcast stream --replay --speed 0, BTC/USD 1h, champion trained on "
+        f"== loop level: volcast stream --replay --speed 0, {SERIES}, champion trained on "
         f"bars 0..{h - 1} ({day(stamps[0])} .. {day(stamps[h - 1])}; bar 0 is row {start} "
         f"of the file)"
     )
