@@ -77,7 +77,7 @@ def stream(
     monitoring/<slug>/<interval>/{events.jsonl,forecasts.parquet} under the data directory.
     SIGTERM (or Ctrl-C) finishes the current bar and exits; a restart resumes where it stopped.
     """
-    from volcast.pipeline.champion import stream_worker
+    from volcast.pipeline.worker import stream_worker
 
     spec = SourceSpec(
         source, path, timestamp_column, timestamp_format, skip_rows, source_timezone, file_format

@@ -1,4 +1,4 @@
-"""The stream worker's view of the champion: its forecasts, its monitor, and retraining.
+"""The stream worker's view of the champion: its forecasts and its monitor.
 
 :class:`ChampionForecaster` follows ``@champion`` in the registry (the same
 :class:`~volcast.registry.served.ServedModel` the API serves) and forecasts the latest bar
@@ -6,18 +6,14 @@ with :func:`~volcast.evaluation.latest.score_latest`, the HAR baseline next to i
 champion it builds a :class:`~volcast.monitoring.monitor.SeriesMonitor` calibrated on the
 latest walk-forward backtest of that model: the surprise CUSUM on the champion's
 out-of-sample surprises, the relative CUSUM on its QLIKE differential against HAR, the drift
-detector on the reference statistics logged with the model.
-
-:func:`retrain` is what the loop runs when the trigger fires: features on every curated bar,
-``train`` and the usual promotion.
+detector on the reference statistics logged with the model, the volatility-level detector on
+the realized values of its training history. :mod:`volcast.pipeline.worker` assembles the
+loop around it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,13 +26,10 @@ from volcast.features import CALENDAR_FEATURES
 from volcast.models import HarModel
 from volcast.monitoring.decay import Cusum, SurpriseCusum, calibrate_cusum, calibrate_values
 from volcast.monitoring.drift import DriftDetector, history_psi
-from volcast.monitoring.events import Event
 from volcast.monitoring.level import LevelShift, level_detector
 from volcast.monitoring.monitor import SeriesMonitor
 from volcast.monitoring.trigger import RetrainTrigger
-from volcast.pipeline.replay import Clock
-from volcast.pipeline.run import RunContext
-from volcast.pipeline.stream import BarForecast, StreamWorker
+from volcast.pipeline.stream import BarForecast
 from volcast.registry.served import RegistryLoader, ServedModel
 from volcast.series import Series
 from volcast.storage import Storage
@@ -263,103 +256,3 @@ class ChampionForecaster:
         return own[columns].reset_index(drop=True), (
             None if har.empty or model.kind == "har" else har[columns[:2]].reset_index(drop=True)
         )
-
-
-def retrain(
-    *,
-    storage: Storage,
-    series: Series,
-    params: Params,
-    tracking_uri: str | None,
-    since: pd.Timestamp | None = None,
-    degraded: bool = False,
-) -> dict[str, Any]:
-    """Features on every curated bar, train, then the usual promotion; the decision.
-
-    ``since`` (where the detected change began) and ``degraded`` go to
-    :func:`~volcast.pipeline.promotion.promote`: after a regime change the challenger is
-    judged on the bars since it, and a champion the monitor found degrading loses its
-    incumbency.
-    """
-    from volcast.pipeline import stages, training
-    from volcast.pipeline.promotion import promote
-
-    # the profile report is for people reading a batch run, not for every retrain of the loop
-    quiet = params.model_copy(
-        update={"profile": params.profile.model_copy(update={"enabled": False})}
-    )
-    stages.features(storage=storage, symbol=series.symbol, interval=series.interval, params=quiet)
-    trained = training.train(
-        storage=storage,
-        symbol=series.symbol,
-        interval=series.interval,
-        params=params,
-        tracking_uri=tracking_uri,
-    )
-    decision, report = promote(
-        storage=storage,
-        symbol=series.symbol,
-        interval=series.interval,
-        params=params,
-        tracking_uri=tracking_uri,
-        since=since,
-        champion_degraded=degraded,
-    )
-    return {
-        "promoted": decision.promoted,
-        "reason": decision.reason,
-        "challenger": trained.challenger,
-        "challenger_version": decision.challenger_version,
-        "champion_version": decision.champion_version,
-        "report": report,
-    }
-
-
-def stream_worker(
-    ctx: RunContext,
-    *,
-    replay: bool,
-    speed: float,
-    stop: threading.Event,
-    on_event: Callable[[Event], None],
-) -> StreamWorker:
-    """The live loop of ``ctx``'s series: live on its source, or replaying its file."""
-    from volcast.pipeline.replay import LiveClock, ReplayClock, ReplaySource
-
-    series, params = ctx.series, ctx.params
-    source = ctx.source.open(params)
-    clock: Clock
-    if replay:
-        if source.live:
-            raise ConfigError("--replay plays a file: use it with --source csv|parquet --path F")
-        source = ReplaySource(source)
-        clock = ReplayClock(interval=series.interval, speed=speed)
-    else:
-        clock = LiveClock(interval=series.interval, settle_seconds=params.monitoring.settle_seconds)
-    forecaster = ChampionForecaster(
-        storage=ctx.storage, series=series, params=params, tracking_uri=ctx.tracking_uri
-    )
-
-    def run_retrain(
-        target: Series, *, since: pd.Timestamp | None = None, degraded: bool = False
-    ) -> dict[str, Any]:
-        return retrain(
-            storage=ctx.storage,
-            series=target,
-            params=params,
-            tracking_uri=ctx.tracking_uri,
-            since=since,
-            degraded=degraded,
-        )
-
-    return StreamWorker(
-        storage=ctx.storage,
-        series=series,
-        params=params,
-        source=source,
-        clock=clock,
-        forecaster=forecaster,
-        retrain=run_retrain,
-        stop=stop,
-        on_event=on_event,
-    )
