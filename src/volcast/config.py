@@ -175,10 +175,10 @@ class TrainParams(_Section):
     ewma_lambda: float = Field(default=0.94, gt=0.0, lt=1.0)
     lightgbm: dict[str, Any] = Field(
         default_factory=lambda: {
-            "n_estimators": 300,
+            "n_estimators": 150,
             "learning_rate": 0.03,
-            "num_leaves": 15,
-            "min_child_samples": 50,
+            "num_leaves": 7,
+            "min_child_samples": 200,
             "subsample": 0.8,
             "subsample_freq": 1,
             "colsample_bytree": 0.8,
