@@ -23,6 +23,8 @@ from tests.helpers import REPO_ROOT, listening_port, require_binary
 
 ALERTMANAGER = REPO_ROOT / "deploy" / "alertmanager"
 WEBHOOK_PATH = "/alerts/webhook"
+WEBHOOK_TOKEN = "s3cret-test-token"
+"""The test secrets' value, the volcast alert webhook's bearer token among them."""
 
 
 def alertmanager_binary() -> str:
@@ -97,12 +99,27 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def local_alertmanager_config(root: Path, *, log_url: str, webhook_url: str) -> Path:
+def local_alertmanager_config(
+    root: Path,
+    *,
+    log_url: str,
+    webhook_url: str,
+    group_interval: str = "2s",
+    repeat_interval: str | None = None,
+) -> Path:
     """The shipped Alertmanager config with local URLs and 1 s group waits, beside its
-    templates and (test) secrets, in ``root``; returns its path."""
+    templates and (test) secrets, in ``root``; returns its path.
+
+    Only timings and URLs change: routes, matchers, grouping, inhibition and receivers are the
+    shipped ones. ``repeat_interval`` (every route) makes Alertmanager re-send a firing alert
+    within a test; the shipped ones are hours. The volcast webhook's bearer token (the
+    ``credentials_file``) is :data:`WEBHOOK_TOKEN`.
+    """
     cfg: dict[str, Any] = yaml.safe_load((ALERTMANAGER / "alertmanager.yml").read_text())
     for route in [cfg["route"], *cfg["route"]["routes"]]:
-        route.update(group_wait="1s", group_interval="2s")
+        route.update(group_wait="1s", group_interval=group_interval)
+        if repeat_interval is not None:
+            route["repeat_interval"] = repeat_interval
     for receiver in cfg["receivers"]:
         for hook in receiver.get("webhook_configs", []):
             base = webhook_url if hook["url"].endswith(WEBHOOK_PATH) else log_url
@@ -112,7 +129,7 @@ def local_alertmanager_config(root: Path, *, log_url: str, webhook_url: str) -> 
         (root / "templates" / template.name).write_text(template.read_text())
     (root / "secrets").mkdir()
     for name in ("volcast-alert-webhook-token", "slack-webhook-url", "smtp-password"):
-        (root / "secrets" / name).write_text("s3cret-test-token")
+        (root / "secrets" / name).write_text(WEBHOOK_TOKEN)
     path = root / "alertmanager.yml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
@@ -164,6 +181,32 @@ def running_alertmanager(root: Path, config: Path) -> Iterator[str]:
         wait_for(
             lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
             what="Alertmanager to be ready",
+        )
+        yield url
+    finally:
+        stop(process)
+
+
+@contextmanager
+def running_prometheus(root: Path, config: Path) -> Iterator[str]:
+    """The Debian Prometheus on a free port with ``config`` (TSDB under ``root``); yields its
+    URL once ready."""
+    process = subprocess.Popen(
+        [
+            require_binary("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={root / 'tsdb'}",
+            "--web.listen-address=127.0.0.1:0",
+            "--log.level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "prometheus.log").open("wb"),
+    )
+    try:
+        url = f"http://127.0.0.1:{listening_port(process, timeout=60)}"
+        wait_for(
+            lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
+            what="Prometheus to be ready",
         )
         yield url
     finally:
