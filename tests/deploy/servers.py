@@ -1,4 +1,4 @@
-"""Helpers of the monitoring-stack tests: the system binaries, waiting, small local servers."""
+"""Helpers of the monitoring-stack tests: system binaries, Prometheus, Alertmanager, servers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 
 from tests.helpers import REPO_ROOT, listening_port, require_binary
+from tests.support.processes import stop, wait_for
 
 ALERTMANAGER = REPO_ROOT / "deploy" / "alertmanager"
 WEBHOOK_PATH = "/alerts/webhook"
@@ -73,30 +72,6 @@ def recording_server() -> Iterator[tuple[str, Received]]:
         server.shutdown()
         server.server_close()
         thread.join()
-
-
-def wait_for(check: Callable[[], Any], *, what: str, deadline: float = 60.0) -> Any:
-    """Poll ``check()`` until it returns something truthy (returned); fail after ``deadline``."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            value = check()
-        except httpx.HTTPError:
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def local_alertmanager_config(

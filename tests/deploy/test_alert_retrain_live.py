@@ -65,13 +65,11 @@ from tests.deploy.servers import (
     running_alert_log,
     running_alertmanager,
     running_prometheus,
-    stop,
-    wait_for,
 )
 from tests.deploy.test_monitoring_stack_live import fast_prometheus_config, fast_rules
 from tests.helpers import listening_port, require_binary
 from tests.integration.test_live_loop_e2e import series_args, shifted_bars, volcast
-from tests.integration.test_serve_live import serving
+from tests.support.processes import serving, stop, wait_for
 from volcast.config import Params
 from volcast.monitoring.requests import RetrainRequest
 from volcast.pipeline.monitor_store import MonitorStore

@@ -41,12 +41,11 @@ from tests.deploy.servers import (
     running_alert_log,
     running_alertmanager,
     running_prometheus,
-    wait_for,
 )
 from tests.deploy.test_grafana import DASHBOARDS, LIVE_LOOP_METRICS, queries
 from tests.deploy.test_prometheus_rules import PROMETHEUS, rules
 from tests.helpers import closed_port, require_binary
-from tests.integration.test_serve_live import serving
+from tests.support.processes import serving, wait_for
 from volcast.storage import Storage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("monstack")]
