@@ -20,7 +20,8 @@ a re-sent alert once, and a new alert within the cooldown is a ``retrain_request
 Test-only copies of the shipped files, with only timings and URLs changed (loaded as YAML,
 written to the test's directory):
 
-- ``prometheus.yml``: 1 s scrape and evaluation intervals, this test's targets;
+- ``prometheus.yml``: 1 s scrape and evaluation intervals, this test's API and stream worker
+  as the targets of ``volcast-api`` and ``volcast-stream``;
 - the rule files: the ``for`` of ``VolcastForecastLossDegraded`` cut to 3 s; every
   expression, label and annotation is the shipped one, and every other alert keeps its
   shipped ``for`` (minutes or an hour), so none of them fires within the test: neither the
@@ -35,8 +36,9 @@ The stream worker's own detectors are kept from retraining (``trigger_k = trigge
 10,000 bars, the cooldown 100,000 bars, in the test's params.yaml), so the alert is the only
 way to a retrain, and the cooldown covers the whole test. Prometheus starts once the loop has
 realized a few bars (its metrics port is known then, and the rolling QLIKE is no longer the
-mean of one or two losses). The bars are paced at about one every 0.5 to 1 s, so Prometheus
-scrapes the degraded loss some 30 to 60 times before it recovers.
+mean of one or two losses). The bars are paced at about one every 0.5 to 1 s: the loss stays
+over the line for some 60 bars unless a retrain comes first, so Prometheus scrapes it many
+more times than the 3 s ``for`` needs.
 """
 
 from __future__ import annotations
