@@ -107,3 +107,31 @@ def test_feedback_does_not_overwrite_the_stream_loss(
     assert answer.status_code == 200, answer.text
     loss = gauges(client.get("/metrics").text, "forecast_loss_qlike")
     assert math.isclose(loss[(("forecaster", "model"),)], float(stream_state["rolling_qlike"]))
+
+
+def test_a_loss_the_state_no_longer_has_is_not_exported_stale(
+    stream_state: dict[str, object], make_client: Callable[..., TestClient], world: World
+) -> None:
+    """After a retrain the worker rebases its monitor: no rolling loss until the new champion's
+    first realized bar. The API must not go on exporting the old champion's loss (the loss
+    alerts would judge it against the new champion's training level)."""
+    text = make_client().get("/metrics").text
+    assert gauges(text, "forecast_loss_qlike")[(("forecaster", "model"),)] > 0
+    store = MonitorStore(world.storage, SERIES)
+    state = store.read_state()
+    assert state.monitor is not None
+    state.monitor.rebase(
+        model_version=world.version,
+        decay=SurpriseCusum(level=-0.6, scale=1.0, threshold=5.0),
+        training_qlike=0.4,
+    )
+    store.write_state(state)
+    summary = store.read_summary()
+    assert summary is not None
+    assert summary["rolling_qlike"] is None
+    text = make_client().get("/metrics").text  # the API reads the new state
+    loss = gauges(text, "forecast_loss_qlike")
+    assert math.isnan(loss[(("forecaster", "model"),)])
+    assert math.isnan(loss[(("forecaster", "har"),)])
+    assert gauges(text, "forecast_loss_training_qlike")[()] == pytest.approx(0.4)
+    assert math.isnan(gauges(text, "decay_statistic")[(("detector", "relative"),)])

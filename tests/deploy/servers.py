@@ -1,4 +1,4 @@
-"""Helpers of the monitoring-stack tests: the system binaries, waiting, small local servers."""
+"""Helpers of the monitoring-stack tests: system binaries, Prometheus, Alertmanager, servers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 
 from tests.helpers import REPO_ROOT, listening_port, require_binary
+from tests.support.processes import stop, wait_for
 
 ALERTMANAGER = REPO_ROOT / "deploy" / "alertmanager"
 WEBHOOK_PATH = "/alerts/webhook"
+WEBHOOK_TOKEN = "s3cret-test-token"
+"""The test secrets' value, the volcast alert webhook's bearer token among them."""
 
 
 def alertmanager_binary() -> str:
@@ -73,36 +74,27 @@ def recording_server() -> Iterator[tuple[str, Received]]:
         thread.join()
 
 
-def wait_for(check: Callable[[], Any], *, what: str, deadline: float = 60.0) -> Any:
-    """Poll ``check()`` until it returns something truthy (returned); fail after ``deadline``."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            value = check()
-        except httpx.HTTPError:
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def local_alertmanager_config(root: Path, *, log_url: str, webhook_url: str) -> Path:
+def local_alertmanager_config(
+    root: Path,
+    *,
+    log_url: str,
+    webhook_url: str,
+    group_interval: str = "2s",
+    repeat_interval: str | None = None,
+) -> Path:
     """The shipped Alertmanager config with local URLs and 1 s group waits, beside its
-    templates and (test) secrets, in ``root``; returns its path."""
+    templates and (test) secrets, in ``root``; returns its path.
+
+    Only timings and URLs change: routes, matchers, grouping, inhibition and receivers are the
+    shipped ones. ``repeat_interval`` (every route) makes Alertmanager re-send a firing alert
+    within a test; the shipped ones are hours. The volcast webhook's bearer token (the
+    ``credentials_file``) is :data:`WEBHOOK_TOKEN`.
+    """
     cfg: dict[str, Any] = yaml.safe_load((ALERTMANAGER / "alertmanager.yml").read_text())
     for route in [cfg["route"], *cfg["route"]["routes"]]:
-        route.update(group_wait="1s", group_interval="2s")
+        route.update(group_wait="1s", group_interval=group_interval)
+        if repeat_interval is not None:
+            route["repeat_interval"] = repeat_interval
     for receiver in cfg["receivers"]:
         for hook in receiver.get("webhook_configs", []):
             base = webhook_url if hook["url"].endswith(WEBHOOK_PATH) else log_url
@@ -112,7 +104,7 @@ def local_alertmanager_config(root: Path, *, log_url: str, webhook_url: str) -> 
         (root / "templates" / template.name).write_text(template.read_text())
     (root / "secrets").mkdir()
     for name in ("volcast-alert-webhook-token", "slack-webhook-url", "smtp-password"):
-        (root / "secrets" / name).write_text("s3cret-test-token")
+        (root / "secrets" / name).write_text(WEBHOOK_TOKEN)
     path = root / "alertmanager.yml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
@@ -164,6 +156,32 @@ def running_alertmanager(root: Path, config: Path) -> Iterator[str]:
         wait_for(
             lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
             what="Alertmanager to be ready",
+        )
+        yield url
+    finally:
+        stop(process)
+
+
+@contextmanager
+def running_prometheus(root: Path, config: Path) -> Iterator[str]:
+    """The Debian Prometheus on a free port with ``config`` (TSDB under ``root``); yields its
+    URL once ready."""
+    process = subprocess.Popen(
+        [
+            require_binary("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={root / 'tsdb'}",
+            "--web.listen-address=127.0.0.1:0",
+            "--log.level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "prometheus.log").open("wb"),
+    )
+    try:
+        url = f"http://127.0.0.1:{listening_port(process, timeout=60)}"
+        wait_for(
+            lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
+            what="Prometheus to be ready",
         )
         yield url
     finally:

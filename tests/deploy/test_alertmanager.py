@@ -27,10 +27,10 @@ from tests.deploy.servers import (
     recording_server,
     running_alert_log,
     running_alertmanager,
-    wait_for,
 )
 from tests.deploy.test_prometheus_rules import rules
 from tests.helpers import require_binary
+from tests.support.processes import wait_for
 
 CONFIG = ALERTMANAGER / "alertmanager.yml"
 TOKEN_FILE = "secrets/volcast-alert-webhook-token"

@@ -22,7 +22,7 @@ import json
 import os
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,13 +40,12 @@ from tests.deploy.servers import (
     recording_server,
     running_alert_log,
     running_alertmanager,
-    stop,
-    wait_for,
+    running_prometheus,
 )
 from tests.deploy.test_grafana import DASHBOARDS, LIVE_LOOP_METRICS, queries
 from tests.deploy.test_prometheus_rules import PROMETHEUS, rules
-from tests.helpers import closed_port, listening_port, require_binary
-from tests.integration.test_serve_live import serving
+from tests.helpers import closed_port, require_binary
+from tests.support.processes import serving, wait_for
 from volcast.storage import Storage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("monstack")]
@@ -72,16 +71,17 @@ class Stack:
     root: Path
 
 
-def fast_rules(root: Path) -> Path:
-    """The shipped rule files in ``root/rules``, every alert's ``for`` set to 1 s."""
+def fast_rules(root: Path, *, for_: str = "1s", alerts: Collection[str] | None = None) -> Path:
+    """The shipped rule files in ``root/rules``, the ``for`` of ``alerts`` (default: every
+    alert) set to ``for_``; expressions, labels and annotations unchanged."""
     folder = root / "rules"
     folder.mkdir()
     for path in sorted((PROMETHEUS / "rules").glob("*.yml")):
         groups = yaml.safe_load(path.read_text())
         for group in groups["groups"]:
             for rule in group["rules"]:
-                if "alert" in rule:
-                    rule["for"] = "1s"
+                if "alert" in rule and (alerts is None or rule["alert"] in alerts):
+                    rule["for"] = for_
         (folder / path.name).write_text(yaml.safe_dump(groups, sort_keys=False))
     return folder
 
@@ -124,7 +124,7 @@ def _traffic(url: str, stopped: threading.Event) -> None:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    prometheus = require_binary("prometheus")
+    require_binary("prometheus")
     promtool = require_binary("promtool")
     root = tmp_path_factory.mktemp("monstack")
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -165,28 +165,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stopped = threading.Event()
         traffic = threading.Thread(target=_traffic, args=(api_url, stopped), daemon=True)
         traffic.start()
-        server = subprocess.Popen(
-            [
-                prometheus,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={root / 'tsdb'}",
-                "--web.listen-address=127.0.0.1:0",
-                "--log.level=warn",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=(root / "prometheus.log").open("wb"),
-        )
         try:
-            url = f"http://127.0.0.1:{listening_port(server, timeout=60)}"
-            wait_for(
-                lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
-                what="Prometheus to be ready",
-            )
-            yield Stack(url, api_url, stream, log_file, root)
+            with running_prometheus(root, config) as url:
+                yield Stack(url, api_url, stream, log_file, root)
         finally:
             stopped.set()
             traffic.join(timeout=30)
-            stop(server)
 
 
 def query(stack: Stack, expr: str) -> list[dict[str, Any]]:

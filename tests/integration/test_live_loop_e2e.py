@@ -26,7 +26,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.test_serve_live import mlflow_server, serving, wait_until
+from tests.support.processes import mlflow_server, serving, wait_for
 from volcast.config import Params
 from volcast.pipeline.monitor_store import MonitorStore
 from volcast.series import Series
@@ -161,7 +161,7 @@ def test_the_loop_detects_a_shift_retrains_and_the_api_serves_the_new_champion(
         assert pipeline.returncode == 0, pipeline.stdout + pipeline.stderr
 
         with serving(root, env, workers=2) as url, Load(url) as load:
-            wait_until(lambda: len(load.versions) >= 5, what="the first forecasts")
+            wait_for(lambda: len(load.versions) >= 5, what="the first forecasts", deadline=120)
             first_version = load.versions[0]
             stream = subprocess.run(
                 [*volcast("stream", "--replay", "--speed", "0"), *series_args(root / "full.csv")],
@@ -175,7 +175,7 @@ def test_the_loop_detects_a_shift_retrains_and_the_api_serves_the_new_champion(
             assert promoted, f"no promotion; events: {[(e.event, e.detail) for e in events]}"
             new_version = int(store.read_log()["model_version"].iloc[-1])
             assert new_version != first_version
-            wait_until(
+            wait_for(
                 lambda: load.versions and load.versions[-1] == new_version,
                 what=f"the API to serve v{new_version}",
                 deadline=60,

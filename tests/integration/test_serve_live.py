@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,25 +22,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import SYMBOL, store_bars, synthetic_bars, train_and_register
-from tests.helpers import listening_port, require_binary
+from tests.helpers import require_binary
+from tests.support.processes import mlflow_server, serving, stop, wait_for
 from volcast.serving.app import WORKER_HEADER
 from volcast.storage import Storage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("serve_live")]
-
-
-def wait_until(check: object, *, what: str, deadline: float = 120.0) -> None:
-    """Poll ``check()`` until it is truthy; fail naming ``what`` after ``deadline`` seconds."""
-    assert callable(check)
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            if check():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @dataclass
@@ -52,86 +36,6 @@ class Live:
     tracking_uri: str
     mlflow: subprocess.Popen[bytes]
     bars_root: Path
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def serving(root: Path, env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
-    """``volcast serve`` on an OS-chosen port until ready; yields its URL, stops it after."""
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "volcast",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=(root / "serve.log").open("wb"),
-    )
-    try:
-        url = f"http://127.0.0.1:{listening_port(server)}"
-        wait_until(
-            lambda: httpx.get(f"{url}/ready", timeout=5).status_code == 200,
-            what="the forecast service to be ready",
-            deadline=180,
-        )
-        yield url
-    finally:
-        stop(server)
-
-
-@contextmanager
-def mlflow_server(root: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A real ``mlflow server`` (SQLite backend, proxied artefacts under ``root``) until ready;
-    yields its URL and process, stops it after."""
-    mlflow = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{root / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(root / "mlflow.log").open("wb"),
-    )
-    try:
-        tracking_uri = f"http://127.0.0.1:{listening_port(mlflow)}"
-        wait_until(
-            lambda: httpx.get(f"{tracking_uri}/health", timeout=2).status_code == 200,
-            what="the MLflow server",
-        )
-        yield tracking_uri, mlflow
-    finally:
-        stop(mlflow)
 
 
 @pytest.fixture(scope="module")
@@ -241,7 +145,7 @@ def test_hot_swap_under_load_fails_no_request(live: Live) -> None:
         bars = synthetic_bars(1200)
         new = train_and_register(bars, kind="har", tracking_uri=live.tracking_uri)
         # every worker must serve the new version: several answers in a row carry it
-        wait_until(
+        wait_for(
             lambda: all(
                 httpx.post(f"{live.url}/predict", json={"symbol": SYMBOL}, timeout=10).json()[
                     "model"
@@ -250,6 +154,7 @@ def test_hot_swap_under_load_fails_no_request(live: Live) -> None:
                 for _ in range(6)
             ),
             what="the new champion to be served",
+            deadline=120,
         )
     finally:
         stop.set()
@@ -261,9 +166,10 @@ def test_hot_swap_under_load_fails_no_request(live: Live) -> None:
 
 def test_registry_outage_keeps_serving(live: Live) -> None:
     stop(live.mlflow)
-    wait_until(
+    wait_for(
         lambda: httpx.get(f"{live.url}/ready", timeout=10).json()["status"] == "degraded",
         what="/ready to report the registry outage",
+        deadline=120,
     )
     with httpx.Client(base_url=live.url, timeout=10) as client:
         for _ in range(20):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.conftest import store_bars, synthetic_bars, train_and_register
-from tests.integration.test_serve_live import serving
+from tests.support.processes import serving
 from volcast.storage import Storage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

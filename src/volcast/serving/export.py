@@ -6,6 +6,7 @@ The metric definitions (and their multi-worker handling) live in
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -57,11 +58,21 @@ def feedback_counted(series: Series, tracker: LossTracker, *, losses: bool = Tru
     metrics.FEEDBACK.labels(*labels).inc()
 
 
+_FROM_STATE: set[tuple[int, tuple[str, ...]]] = set()
+"""(gauge, labels) that :func:`live_state` has set in this process."""
+
+
 def _set(gauge: Gauge, labels: tuple[str, ...], value: Any) -> None:
+    """Set a gauge from the stream state; a value the state no longer has (None, e.g. the
+    rolling loss of a champion with no realized bar yet) becomes NaN, not the last one."""
     if isinstance(value, bool):
         value = float(value)
+    key = (id(gauge), labels)
     if isinstance(value, int | float):
         gauge.labels(*labels).set(float(value))
+        _FROM_STATE.add(key)
+    elif value is None and key in _FROM_STATE:
+        gauge.labels(*labels).set(math.nan)
 
 
 def live_state(series: Series, summary: Mapping[str, Any]) -> None:

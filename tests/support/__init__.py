@@ -1,0 +1,1 @@
+"""Helpers shared by the test packages that start real processes."""
