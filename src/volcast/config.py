@@ -213,7 +213,7 @@ class MonitoringParams(_Section):
     psi_threshold: float = Field(default=0.25, gt=0.0)
     ood_threshold: float = Field(default=0.15, gt=0.0, le=1.0)
     ood_recent_bars: int = Field(
-        default=24, ge=0, description="Recent stretch checked for out-of-distribution rows"
+        default=0, ge=0, description="Recent stretch checked for out-of-distribution rows (0: off)"
     )
     ood_recent_threshold: float = Field(
         default=0.5, gt=0.0, le=1.0, description="Share of that stretch out of distribution"
@@ -229,7 +229,7 @@ class MonitoringParams(_Section):
     )
     decay_k: float = Field(default=0.5, ge=0.0, description="CUSUM allowance, in scale units")
     false_alarm_rate: float = Field(
-        default=0.05,
+        default=0.01,
         gt=0.0,
         lt=1.0,
         description="Share of unchanged 1,000-bar stretches the decay threshold lets alarm",

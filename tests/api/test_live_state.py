@@ -45,6 +45,7 @@ def stream_state(world: World) -> Iterator[dict[str, object]]:
         level=LevelShift(LevelFit(coef=(0.0, 1.0), lags=(1,), window=2, up=0.5, down=0.5)),
         trigger=RetrainTrigger(k=3, n=6, cooldown=10),
         training_qlike=0.31,
+        loss_window=8,  # 12 bars fill it: the rolling QLIKE is exported
     )
     stamps = pd.date_range("2024-03-01", periods=12, freq="1h", tz="UTC")
     for i, bar in enumerate(stamps):  # realized far above the forecasts: the surprise climbs

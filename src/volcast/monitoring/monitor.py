@@ -39,8 +39,13 @@ from volcast.monitoring.requests import ALERT_SIGNAL, RetrainRequest
 from volcast.monitoring.trigger import RetrainTrigger
 
 
-def _rolling_mean(values: deque[float]) -> float | None:
-    return float(np.mean(values)) if values else None
+MIN_LOSS_BARS = 24
+"""Realized losses a rolling QLIKE needs before the summary exports it: the mean of one or
+two noisy bars after a start or a rebase would fire the loss alerts on its own."""
+
+
+def _rolling_mean(values: deque[float], least: int = 1) -> float | None:
+    return float(np.mean(values)) if len(values) >= max(least, 1) else None
 
 
 class SeriesMonitor:
@@ -159,6 +164,10 @@ class SeriesMonitor:
         return max(runs) if runs else None
 
     @property
+    def _min_losses(self) -> int:
+        return min(MIN_LOSS_BARS, self.loss_window)
+
+    @property
     def retrain_due(self) -> bool:
         """Whether the last observed bar fired the retrain trigger."""
         return self.trigger.fired
@@ -226,8 +235,8 @@ class SeriesMonitor:
             "model_version": self.model_version,
             "bars": self.n_bars_,
             "last_bar": None if self.last_bar_ is None else self.last_bar_.isoformat(),
-            "rolling_qlike": _rolling_mean(self.losses_),
-            "rolling_qlike_baseline": _rolling_mean(self.baseline_losses_),
+            "rolling_qlike": _rolling_mean(self.losses_, self._min_losses),
+            "rolling_qlike_baseline": _rolling_mean(self.baseline_losses_, self._min_losses),
             "training_qlike": self.training_qlike,
             "loss_window": self.loss_window,
             "decay_statistic": self.decay.statistic,

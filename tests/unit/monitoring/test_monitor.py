@@ -150,3 +150,18 @@ def test_retrain_requests_fire_the_trigger_once_and_report_what_became_of_them()
     assert later[0].detail == {**request("c").to_dict(), "accepted": False, "why": "cooldown"}
     assert request("a").name == request("a").name != request("b").name
     assert RetrainRequest.from_dict(request("a").to_dict()) == request("a")
+
+
+def test_the_rolling_loss_waits_for_enough_bars_before_it_is_exported() -> None:
+    m = SeriesMonitor(
+        model_version=1,
+        decay=SurpriseCusum(level=0.0, scale=1.0, k=0.5, threshold=1e9),
+        trigger=RetrainTrigger(k=3, n=6, cooldown=10),
+        loss_window=168,
+    )
+    for i in range(23):  # one bad bar first: alone it would read as a degraded model
+        m.observe(bar(i), realized=9.0 if i == 0 else 1.0, forecast=1.0, baseline=1.0)
+    assert m.summary()["rolling_qlike"] is None
+    assert m.summary()["rolling_qlike_baseline"] is None
+    m.observe(bar(23), realized=1.0, forecast=1.0, baseline=1.0)
+    assert m.summary()["rolling_qlike"] == pytest.approx((9 - np.log(9) - 1) / 24)
