@@ -111,9 +111,7 @@ def test_forecasts_come_from_the_backtest_then_the_live_log(
     assert live["points"][0]["baseline"] == pytest.approx(3e-3)
 
 
-def test_events_newest_first_and_torn_lines_skipped(
-    client: TestClient, clean_files: World
-) -> None:
+def test_events_newest_first_and_torn_lines_skipped(client: TestClient, clean_files: World) -> None:
     world = clean_files
     stamps = pd.date_range("2024-03-01", periods=3, freq="1h", tz="UTC")
     lines = [

@@ -10,6 +10,7 @@
 
   const STATUS = ["ok", "warn", "alert", "info"];
   const fmtTime = (iso) => (iso ? iso.replace("T", " ").slice(0, 16) + " UTC" : "—");
+  const fmtAxis = (x) => (x === null ? "" : Number(Number(x).toPrecision(3)).toString());
   const fmtNum = (x) => (x === null || x === undefined ? "—" : Number(x).toPrecision(4));
 
   function setField(root, name, text) {
@@ -65,7 +66,7 @@
     const opts = {
       ...chartSize(el),
       scales: { x: { time: true } },
-      axes: [{}, { label: "volatility per bar", size: 70, values: (u, v) => v.map(fmtNum) }],
+      axes: [{}, { label: "volatility per bar", size: 70, values: (u, v) => v.map(fmtAxis) }],
       series: [
         {},
         { label: "realized", stroke: "#1f2937", width: 1 },
