@@ -9,7 +9,7 @@ report``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from volcast.registry.loading import request_limits
@@ -102,5 +102,11 @@ def model_history(
     mlflow_client = client(tracking_uri)
     with mlflow_errors(f"listing {name}", symbol=symbol, interval=interval):
         found = mlflow_client.search_model_versions(f"name = '{name}'")
+        if not found:
+            return []
+        aliases: dict[int, list[str]] = {}
+        for alias, version in (mlflow_client.get_registered_model(name).aliases or {}).items():
+            aliases.setdefault(int(version), []).append(str(alias))
         records = [_record(mlflow_client, mv) for mv in found]
+    records = [replace(r, aliases=tuple(sorted(aliases.get(r.version, [])))) for r in records]
     return sorted(records, key=lambda r: r.version)
