@@ -190,10 +190,9 @@ def render_markdown(report: ModelReport) -> str:
     if report.quality is not None:
         failed = [r[0] for r in _quality_rows(report) if r[1] == "failed"]
         verdict = "passed" if report.quality.get("passed") else "FAILED"
-        lines += [
-            f"Quality gate: **{verdict}**" + (f" ({', '.join(failed)})" if failed else ""),
-            "",
-        ]
+        label = "warnings" if report.quality.get("passed") else "failed"
+        detail = f" ({label}: {', '.join(failed)})" if failed else ""
+        lines += [f"Quality gate: **{verdict}**{detail}", ""]
     if report.table is not None:
         best = report.table.attrs.get("best_baseline")
         lines += [f"### Backtest (DM vs best baseline: {best})", ""]
