@@ -81,7 +81,9 @@ def _backtest(storage: Storage, entry: Entry) -> tuple[pd.DataFrame, str] | None
         return None
     meta = storage.read_json(layout.backtest_meta)
     model = entry.model
-    kind = (model.kind if model is not None else None) or meta.get("challenger")
+    kind = model.kind if model is not None else None
+    if kind is None and (model is None or meta.get("version") == model.version):
+        kind = meta.get("challenger")  # the version the backtest was run for
     if not isinstance(kind, str):
         return None
     key = (layout.backtest_predictions, f"{meta.get('run_id')}:{meta.get('dataset_hash')}:{kind}")
