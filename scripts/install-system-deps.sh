@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the test suite needs (Debian). CI runs this as root; developers run it once.
 set -euo pipefail
-packages=(git prometheus prometheus-alertmanager)  # alertmanager: prometheus-alertmanager + amtool
+packages=(git prometheus prometheus-alertmanager chromium)  # alertmanager: prometheus-alertmanager + amtool; chromium: the browser tests (Playwright)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -120,6 +120,16 @@ class Layout:
         return f"{self.monitoring_dir}/requests"
 
     @property
+    def monitoring_forecasts(self) -> str:
+        """The stream worker's forecasts log: one row per processed bar."""
+        return f"{self.monitoring_dir}/forecasts.parquet"
+
+    @property
+    def monitoring_events(self) -> str:
+        """The stream worker's events, one JSON object a line."""
+        return f"{self.monitoring_dir}/events.jsonl"
+
+    @property
     def monitoring_summary(self) -> str:
         """The stream worker's state summary: the gauges every API worker exports."""
         return f"{self.monitoring_dir}/state.json"

@@ -76,3 +76,35 @@ def importance_plot(
     ax.set_title(title)
     ax.set_xlabel("importance")
     return _png(fig)
+
+
+def error_plot(
+    predictions: pd.DataFrame,
+    *,
+    title: str = "Forecast errors",
+    window: int = 100,
+) -> bytes:
+    """Two panels: the log-variance error ``ln(forecast / realized)`` over time with its
+    rolling mean, and its histogram (a calibrated forecaster centres near zero)."""
+    missing = [c for c in (FORECAST_COLUMN, REALIZED_COLUMN) if c not in predictions.columns]
+    if missing:
+        raise ConfigError(f"predictions frame lacks column(s) {', '.join(missing)}")
+    f = predictions[FORECAST_COLUMN].to_numpy(dtype="float64")
+    y = predictions[REALIZED_COLUMN].to_numpy(dtype="float64")
+    ok = (f > 0) & (y > 0) & np.isfinite(f) & np.isfinite(y)
+    if not ok.any():
+        raise ConfigError("no positive forecast and realized pair: nothing to plot")
+    error = pd.Series(np.log(f[ok] / y[ok]))
+    x = predictions[TIMESTAMP].to_numpy()[ok] if TIMESTAMP in predictions else error.index
+    fig = Figure(figsize=(10, 3.5), layout="constrained")
+    ax, hist = fig.subplots(1, 2, width_ratios=(3, 1))
+    ax.plot(x, error.to_numpy(), lw=0.4, alpha=0.5, label="ln(forecast / realized)")
+    ax.plot(x, error.rolling(window, min_periods=1).mean().to_numpy(), lw=1.2, label="rolling mean")
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_title(title)
+    ax.legend(loc="upper right")
+    ax.grid(alpha=0.3)
+    hist.hist(error.to_numpy(), bins=50)
+    hist.axvline(0.0, color="black", lw=0.6)
+    hist.set_title("distribution")
+    return _png(fig)

@@ -68,8 +68,8 @@ class MonitorStore:
         self.storage = storage
         self.series = series
         base = series.layout.monitoring_dir
-        self.log_path = f"{base}/forecasts.parquet"
-        self.events_path = f"{base}/events.jsonl"
+        self.log_path = series.layout.monitoring_forecasts
+        self.events_path = series.layout.monitoring_events
         self.state_path = f"{base}/state.pkl"
         self.summary_path = series.layout.monitoring_summary
         self._counts: dict[str, int] | None = None

@@ -11,20 +11,26 @@ with ``current_version`` and ``load`` (a :class:`ModelLoader`) can stand in for 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from volcast.config import FeatureParams, Params
-from volcast.errors import ModelError
+from volcast.errors import ModelError, VolcastError
 from volcast.features import FeatureBuilder
 from volcast.features.target import logged_target
 from volcast.schemas import TIMESTAMP
 from volcast.series import Series
+
+if TYPE_CHECKING:
+    from volcast.registry.history import VersionRecord
+
+log = logging.getLogger(__name__)
 
 Predictor = Callable[[pd.DataFrame], np.ndarray]
 
@@ -49,6 +55,9 @@ class ServedModel:
     kind: str | None = None
     """The candidate the model is (``combination``, ``lightgbm``, ...) when its config says."""
     loaded_at: float = field(default_factory=time.time)
+    record: VersionRecord | None = None
+    """The registry's record of the version (registered when, promotion decision, run
+    metrics), read when it was loaded; None when unavailable."""
 
     @property
     def feature_inputs(self) -> list[str]:
@@ -147,11 +156,19 @@ class RegistryLoader:
 
     def load(self, symbol: str, interval: str) -> ServedModel:
         """Load the aliased version; NotFoundError when unset, RegistryError when down."""
+        from volcast.registry.history import version_record
         from volcast.registry.loading import load_model
 
         loaded = load_model(
             symbol, interval, self.alias, tracking_uri=self.tracking_uri, **self._limits()
         )
+        try:
+            record: VersionRecord | None = version_record(
+                symbol, interval, loaded.version, tracking_uri=self.tracking_uri, **self._limits()
+            )
+        except VolcastError as exc:  # the model itself loaded: serve it without its record
+            log.warning("no registry record of %s v%s: %s", loaded.name, loaded.version, exc)
+            record = None
         return ServedModel(
             symbol=symbol,
             interval=interval,
@@ -167,6 +184,7 @@ class RegistryLoader:
             predictor=loaded.predict_variance,
             sequential=loaded.sequential,
             kind=_kind(loaded.feature_config),
+            record=record,
         )
 
 

@@ -16,12 +16,14 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,12 +33,15 @@ from volcast.errors import (
 )
 from volcast.registry.served import ModelLoader, RegistryLoader
 from volcast.serving import metrics
-from volcast.serving.routers import admin, alerts, feedback, health, models, predict
+from volcast.serving.routers import admin, alerts, feedback, health, models, predict, status
 from volcast.serving.service import ForecastService
 from volcast.serving.settings import ServingSettings
 from volcast.storage import Storage, storage_from_settings
 
 log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+"""The status page's script, style sheet and the vendored chart library (package data)."""
 
 ServiceFactory = Callable[[], ForecastService]
 
@@ -236,6 +241,8 @@ def create_app(*, service_factory: ServiceFactory | None = None, poll: bool = Tr
         feedback.router,
         admin.router,
         alerts.router,
+        status.router,
     ):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
