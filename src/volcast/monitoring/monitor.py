@@ -38,7 +38,6 @@ from volcast.monitoring.level import LevelShift
 from volcast.monitoring.requests import ALERT_SIGNAL, RetrainRequest
 from volcast.monitoring.trigger import RetrainTrigger
 
-
 MIN_LOSS_BARS = 24
 """Realized losses a rolling QLIKE needs before the summary exports it: the mean of one or
 two noisy bars after a start or a rebase would fire the loss alerts on its own."""
