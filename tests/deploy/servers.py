@@ -47,7 +47,8 @@ class Received:
 def recording_server() -> Iterator[tuple[str, Received]]:
     """An HTTP server on a free loopback port that answers 200 and records every POST.
 
-    Stands in for the volcast alert webhook (``POST /alerts/webhook``) until it exists.
+    Records what Alertmanager delivers to a receiver, for the routing and inhibition tests;
+    tests/deploy/test_alert_retrain_live.py delivers to the real ``POST /alerts/webhook``.
     """
     received = Received()
 
