@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -105,6 +106,8 @@ def mlflow_server(root: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=(root / "mlflow.log").open("wb"),
+        # no huey job consumers (eight processes at start-up): volcast runs no MLflow jobs
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
     )
     try:
         tracking_uri = f"http://127.0.0.1:{listening_port(mlflow)}"
