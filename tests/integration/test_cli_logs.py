@@ -87,3 +87,13 @@ def test_log_file_lives_under_the_data_directory_or_a_local_fallback(tmp_path: P
     assert is_fallback
     assert fallback.name == LOG_NAME
     assert "://" not in str(fallback)
+
+
+def test_the_cli_imports_no_mlflow_before_a_command_runs() -> None:
+    """MLflow must load after the log routing told it to leave logging alone (and a CLI that
+    imports it up front is seconds slower on every command)."""
+    probe = "import sys, volcast.cli.app; print('mlflow' in sys.modules)"
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert run.stdout.strip() == "False", run.stdout + run.stderr

@@ -11,7 +11,6 @@ from volcast.cli.app import app
 from volcast.cli.edge import command
 from volcast.cli.options import ConfigOpt, IntervalOpt, Options, SymbolOpt
 from volcast.cli.output import console
-from volcast.pipeline.report import build_report, write_report
 
 ReportOutputOpt = Annotated[
     Path | None,
@@ -36,6 +35,10 @@ def report(
 ) -> None:
     """Write a self-contained HTML report: data and quality, the backtest with Diebold-Mariano
     tests, forecast and error plots, feature importance, promotions, drift and loss."""
+    # imported here: the registry brings MLflow, which must load after the log routing
+    # (cli/logs.py) has told it not to configure its own handlers
+    from volcast.pipeline.report import build_report, write_report
+
     context = Options(config, symbol, interval).context()
     series = context.series
     built = build_report(
