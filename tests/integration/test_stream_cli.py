@@ -32,11 +32,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SERIES = Series("EUR/USD", "1h")
 N_HISTORY, N_TOTAL = 1400, 1520
+SHIFT = N_HISTORY + 10  # volatility x3 from here on: the replay raises events before the kill
 
 
 def series_bars(n: int) -> pd.DataFrame:
     rng = np.random.default_rng(8)
     scale = 1e-3 * np.exp(0.3 * np.sin(np.arange(n) / 50.0))
+    scale[SHIFT:] *= 3.0
     returns = rng.standard_normal(n) * scale
     close = 1.1 * np.exp(np.cumsum(returns))
     open_ = np.r_[1.1, close[:-1]]
@@ -161,6 +163,7 @@ def test_kill_9_mid_replay_then_restart_logs_every_bar_exactly_once(
     assert second.returncode == 0, out
     assert_every_bar_once(store)
     lines = (data_dir / SERIES.layout.monitoring_dir / "events.jsonl").read_text().splitlines()
+    assert any('"drift"' in line for line in lines)  # the shift was seen
     assert len(lines) == len(set(lines))  # no event written twice
 
 
