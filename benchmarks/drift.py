@@ -19,6 +19,9 @@ otherwise give log(0)). On the real BTC/USD hourly file (~20k bars):
    Extra rows, labelled as such: variance x2 and x3 (returns x1.41 and x1.73), the weaker
    shifts an earlier version of this benchmark injected.
 
+**The volatility-level detector** (``benchmarks/level.py``): the loop's fast ``drift``
+signal, alone, out of sample on EUR/USD and BTC/USD hourly bars.
+
 **Loop level** (``benchmarks/loop.py``): the real ``volcast pipeline`` and ``volcast stream
 --replay`` against a real MLflow server on the same bars: alarms, retrains and promotions
 per 1,000 unchanged bars, the delay from a x2 / x3 shift to the first drift and decay
