@@ -58,6 +58,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.deploy.promql import metric_names
 from tests.deploy.servers import (
     WEBHOOK_PATH,
     WEBHOOK_TOKEN,
@@ -68,7 +69,12 @@ from tests.deploy.servers import (
     running_alertmanager,
     running_prometheus,
 )
-from tests.deploy.test_monitoring_stack_live import fast_prometheus_config, fast_rules
+from tests.deploy.test_grafana import DASHBOARDS, LIVE_LOOP_METRICS, queries
+from tests.deploy.test_monitoring_stack_live import (
+    _substitute,
+    fast_prometheus_config,
+    fast_rules,
+)
 from tests.helpers import listening_port, require_binary
 from tests.integration.test_live_loop_e2e import series_args, shifted_bars, volcast
 from tests.support.processes import serving, stop, wait_for
@@ -139,6 +145,25 @@ def webhook_posts(api: str) -> dict[str, float]:
                 status = sample.labels["status"]
                 out[status] = out.get(status, 0.0) + sample.value
     return out
+
+
+def live_loop_queries_without_data(url: str) -> list[str]:
+    """Dashboard queries on the live loop's gauges that return nothing (with a stream running
+    every one of them must have data; the API-only ones are checked by
+    test_monitoring_stack_live.py)."""
+    empty = []
+    for path in DASHBOARDS:
+        for where, raw in queries(json.loads(path.read_text())):
+            if where.startswith("annotation") or raw.startswith("label_values("):
+                continue
+            expr = _substitute(raw)
+            if not metric_names(expr) & LIVE_LOOP_METRICS:
+                continue
+            body = httpx.get(f"{url}/api/v1/query", params={"query": expr}, timeout=10).json()
+            assert body["status"] == "success", (where, expr, body)
+            if not body["data"]["result"]:
+                empty.append(f"{path.stem} {where}: {expr}")
+    return empty
 
 
 def prometheus_value(url: str, expr: str) -> float | None:
@@ -288,6 +313,8 @@ def test_a_replayed_shift_fires_the_loss_alert_and_retrains_once(tmp_path: Path)
                 what="Prometheus to see the retrain",
             )
             posts = webhook_posts(api)
+            empty = live_loop_queries_without_data(prometheus)
+            assert empty == [], "live-loop panels without data:\n" + "\n".join(empty)
         stop(stream)
         assert stream.returncode == 0, (root / "stream.log").read_text()[-3000:]
         logged = logged_alerts(log_file)
