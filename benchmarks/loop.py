@@ -30,19 +30,18 @@ before the shift keeps the trigger in its cooldown (``monitoring.cooldown_bars``
 ``--data eurusd`` runs the same on the ~5,000 real EUR/USD hourly bars of the
 ``backtesting`` package (a dev dependency), from row ``--start`` (0).
 
-Measured 2026-12-02 with ``--start 7000`` (champion on Apr-Aug 2018, replay of Aug-Oct
-2018; default params, profile off), after the drift fixes of that day (PSI line from the
-training history, PSI on full windows, the recent-OOD check, a degrading champion losing its
-incumbency):
+Measured 2026-12-02 with the volatility-level detector and the defaults of that day
+(``ood_recent_bars: 0``, decay calibrated for 1 %), quiet machine:
 
-- (a) 5.8 alarms per 1,000 unchanged bars (drift 3.3, decay 2.5; goal <= 1), 4 retrains,
-  3 promoted.
-- (b) returns x3: drift +24, retrain and new champion +26 (goal <= 24); returns x2: drift
-  +154, retrain and new champion +156 (goal <= 48).
-- (c) 230 ms per bar without retrains, retrains 7-14 s each.
+- ``--start 7000`` (BTC, champion on Apr-Aug 2018): (a) 3.33 alarms per 1,000 unchanged
+  bars (drift 1.67, decay 1.67; goal <= 1), 3 retrains, 2 promoted; (b) x3: drift +20, new
+  champion +22 (goal <= 24); x2: drift +161, new champion +163 (goal <= 48); (c) 125 ms
+  per bar, retrains 4-7 s.
+- ``--data eurusd`` (champion on Apr-Oct 2017): (a) 1.67 alarms per 1,000 (drift 0.83,
+  decay 0.83), 1 retrain, promoted; (b) x2: drift +15, decay +19, new champion +22; x3:
+  decay +7, drift +9, new champion +9; (c) 217 ms per bar (a loaded machine).
 
-Before those fixes the drift detector alarmed 168 bars after every rebase like a timer and
-both shifts were found only at +168 (docs/monitoring.md has both runs).
+docs/monitoring.md has these and the earlier runs.
 """
 
 from __future__ import annotations
