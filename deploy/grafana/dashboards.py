@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The volcast Grafana dashboards as code: ``python3 deploy/grafana/dashboards.py`` writes
-``deploy/grafana/dashboards/*.json`` (Grafana 11 dashboard JSON, schemaVersion 41).
+"""The volcast Grafana dashboards as code: ``uv run python deploy/grafana/dashboards.py`` writes
+``deploy/grafana/dashboards/*.json`` (Grafana 11 dashboard JSON).
 
 Three dashboards (SPEC 14), described panel by panel in docs/alerting.md:
 - ``volcast-service``: traffic, errors, latency percentiles, replicas, firing alerts;
@@ -10,8 +10,13 @@ Three dashboards (SPEC 14), described panel by panel in docs/alerting.md:
   decay statistics against their thresholds, monitoring events; retrains and promotions as
   annotations.
 
-Standard library only (no Grafana server or SDK here). Every query names the provisioned
-datasource uid (provisioning/datasources/prometheus.yml) and uses PromQL of Prometheus 2.42.
+Built with ``grafana-foundation-sdk`` (the dev dependency group pins its Grafana 11.6 schema
+release, ``1769699379!11.6.0``: the newest-looking version number targets Grafana 10.1), whose
+builders lay the panels out on the grid and whose JSON encoder serialises them; the
+``schemaVersion`` is that release's. The SDK's annotation model has no field for the
+Prometheus annotation options (step, title and text formats, tag keys), so
+``PrometheusAnnotation`` adds them to its JSON. Every query names the provisioned datasource
+uid (provisioning/datasources/prometheus.yml) and uses PromQL of Prometheus 2.42.
 ``tests/deploy/test_grafana.py`` checks that the committed JSON is this script's output, and
 its structure; ``tests/deploy/test_monitoring_stack_live.py`` runs every query on a real
 Prometheus scraping a real ``volcast serve``. ``--check`` exits 1 when the files differ.
@@ -22,12 +27,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-DATASOURCE = {"type": "prometheus", "uid": "volcast-prometheus"}
+from grafana_foundation_sdk.builders import common as common_builder
+from grafana_foundation_sdk.builders import dashboard as dashboard_builder
+from grafana_foundation_sdk.builders import prometheus as prometheus_builder
+from grafana_foundation_sdk.builders import stat as stat_builder
+from grafana_foundation_sdk.builders import table as table_builder
+from grafana_foundation_sdk.builders import timeseries as timeseries_builder
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common, prometheus
+from grafana_foundation_sdk.models import dashboard as model
+
+DATASOURCE_UID = "volcast-prometheus"
+DATASOURCE = model.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
 OUT = Path(__file__).resolve().parent / "dashboards"
-SCHEMA_VERSION = 41
 WIDTH = 24  # Grafana's grid is 24 columns wide
 
 SERIES = 'symbol=~"$symbol", interval=~"$interval"'
@@ -37,25 +53,29 @@ LOSS_VS_HAR = 1.1
 OOD_LINE = 0.15
 PSI_LINE = 0.25
 LATENCY_LINE = 0.5
+# The SDK's builders of the panel kinds used here.
+PanelBuilder = timeseries_builder.Panel | stat_builder.Panel | table_builder.Panel
 
 
-def target(expr: str, legend: str = "", *, ref: str = "A", instant: bool = False) -> dict[str, Any]:
-    return {
-        "datasource": DATASOURCE,
-        "refId": ref,
-        "expr": expr,
-        "legendFormat": legend or "__auto",
-        "range": not instant,
-        "instant": instant,
-        "editorMode": "code",
-    }
+def target(
+    expr: str, legend: str = "", *, ref: str = "A", instant: bool = False
+) -> prometheus_builder.Dataquery:
+    query = (
+        prometheus_builder.Dataquery()
+        .datasource(DATASOURCE)
+        .ref_id(ref)
+        .expr(expr)
+        .legend_format(legend or "__auto")
+        .editor_mode(prometheus.QueryEditorMode.CODE)
+    )
+    return query.instant() if instant else query.range()
 
 
-def _thresholds(line: float | None) -> dict[str, Any]:
-    steps: list[dict[str, Any]] = [{"color": "green", "value": None}]
+def _thresholds(line: float | None) -> dashboard_builder.ThresholdsConfig:
+    steps = [model.Threshold(value=None, color="green")]
     if line is not None:
-        steps.append({"color": "red", "value": line})
-    return {"mode": "absolute", "steps": steps}
+        steps.append(model.Threshold(value=line, color="red"))
+    return dashboard_builder.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(steps)
 
 
 def timeseries(
@@ -68,34 +88,46 @@ def timeseries(
     bars: bool = False,
     width: int = 12,
     height: int = 8,
-) -> dict[str, Any]:
+) -> PanelBuilder:
     """A time-series panel; ``line`` draws the alert threshold as a red dashed line."""
-    custom: dict[str, Any] = {
-        "drawStyle": "bars" if bars else "line",
-        "lineWidth": 1,
-        "fillOpacity": 60 if bars else 10,
-        "showPoints": "never",
-        "spanNulls": False,
-        "thresholdsStyle": {"mode": "dashed" if line is not None else "off"},
-    }
-    return {
-        "type": "timeseries",
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "targets": [
-            target(expr, legend, ref=chr(ord("A") + i)) for i, (expr, legend) in enumerate(targets)
-        ],
-        "fieldConfig": {
-            "defaults": {"unit": unit, "custom": custom, "thresholds": _thresholds(line)},
-            "overrides": [],
-        },
-        "options": {
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-            "tooltip": {"mode": "multi", "sort": "desc"},
-        },
-        "gridPos": {"w": width, "h": height},
-    }
+    threshold_mode = (
+        common.GraphThresholdsStyleMode.DASHED
+        if line is not None
+        else common.GraphThresholdsStyleMode.OFF
+    )
+    return (
+        timeseries_builder.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .targets(
+            [
+                target(expr, legend, ref=chr(ord("A") + i))
+                for i, (expr, legend) in enumerate(targets)
+            ]
+        )
+        .unit(unit)
+        .draw_style(common.GraphDrawStyle.BARS if bars else common.GraphDrawStyle.LINE)
+        .line_width(1)
+        .fill_opacity(60 if bars else 10)
+        .show_points(common.VisibilityMode.NEVER)
+        .span_nulls(False)
+        .thresholds_style(common_builder.GraphThresholdsStyleConfig().mode(threshold_mode))
+        .thresholds(_thresholds(line))
+        .legend(
+            common_builder.VizLegendOptions()
+            .display_mode(common.LegendDisplayMode.LIST)
+            .placement(common.LegendPlacement.BOTTOM)
+            .show_legend(True)
+        )
+        .tooltip(
+            common_builder.VizTooltipOptions()
+            .mode(common.TooltipDisplayMode.MULTI)
+            .sort(common.SortOrder.DESCENDING)
+        )
+        .span(width)
+        .height(height)
+    )
 
 
 def stat(
@@ -108,133 +140,155 @@ def stat(
     line: float | None = None,
     width: int = 6,
     height: int = 4,
-) -> dict[str, Any]:
+) -> PanelBuilder:
     """A single-value panel of the latest value; red at or above ``line``."""
-    return {
-        "type": "stat",
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "targets": [target(expr, legend, instant=True)],
-        "fieldConfig": {
-            "defaults": {"unit": unit, "thresholds": _thresholds(line)},
-            "overrides": [],
-        },
-        "options": {
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "colorMode": "value",
-            "graphMode": "none",
-            "textMode": "auto",
-        },
-        "gridPos": {"w": width, "h": height},
-    }
+    return (
+        stat_builder.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .targets([target(expr, legend, instant=True)])
+        .unit(unit)
+        .thresholds(_thresholds(line))
+        .reduce_options(
+            common_builder.ReduceDataOptions().calcs(["lastNotNull"]).fields("").values(False)
+        )
+        .color_mode(common.BigValueColorMode.VALUE)
+        .graph_mode(common.BigValueGraphMode.NONE)
+        .text_mode(common.BigValueTextMode.AUTO)
+        .span(width)
+        .height(height)
+    )
 
 
-def table(title: str, description: str, expr: str, *, width: int = 12) -> dict[str, Any]:
+def table(title: str, description: str, expr: str, *, width: int = 12) -> PanelBuilder:
     """A table of the labels of an instant query (one row per series)."""
-    query = target(expr, instant=True)
-    query["format"] = "table"
-    return {
-        "type": "table",
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "targets": [query],
-        "fieldConfig": {"defaults": {}, "overrides": []},
-        "options": {"showHeader": True},
-        "transformations": [
-            {"id": "organize", "options": {"excludeByName": {"Time": True, "__name__": True}}}
-        ],
-        "gridPos": {"w": width, "h": 8},
-    }
+    return (
+        table_builder.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .targets([target(expr, instant=True).format(prometheus.PromQueryFormat.TABLE)])
+        .overrides([])
+        .show_header(True)
+        .with_transformation(
+            model.DataTransformerConfig(
+                id_val="organize",
+                options={"excludeByName": {"Time": True, "__name__": True}},
+            )
+        )
+        .span(width)
+        .height(8)
+    )
 
 
-def layout(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Place panels left to right, wrapping at the grid's width; number them from 1."""
-    x = y = row_height = 0
-    for number, panel in enumerate(panels, start=1):
-        grid = panel["gridPos"]
-        if x + grid["w"] > WIDTH:
-            x, y, row_height = 0, y + row_height, 0
-        grid.update(x=x, y=y)
-        x += grid["w"]
-        row_height = max(row_height, grid["h"])
-        panel["id"] = number
-    return panels
+def variable(
+    name: str, label: str, query: str, *, all_value: str = ".*"
+) -> dashboard_builder.QueryVariable:
+    """A multi-value variable of label values, "All" selected."""
+    return (
+        dashboard_builder.QueryVariable(name)
+        .label(label)
+        .datasource(DATASOURCE)
+        .query({"query": query, "refId": f"{name}-values"})
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .include_all(True)
+        .multi(True)
+        .all_value(all_value)
+        .current(model.VariableOption(selected=True, text=["All"], value=["$__all"]))
+        .sort(model.VariableSort.ALPHABETICAL_ASC)
+    )
 
 
-def variable(name: str, label: str, query: str) -> dict[str, Any]:
-    return {
-        "type": "query",
-        "name": name,
-        "label": label,
-        "datasource": DATASOURCE,
-        "query": {"query": query, "refId": f"{name}-values"},
-        "definition": query,
-        "refresh": 2,
-        "includeAll": True,
-        "multi": True,
-        "allValue": ".*",
-        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-        "sort": 1,
-    }
+class PrometheusAnnotation(model.AnnotationQuery):
+    """An annotation query on Prometheus, with the datasource's options the SDK model lacks."""
+
+    def __init__(self, name: str, expr: str, color: str) -> None:
+        super().__init__(name=name, datasource=DATASOURCE, icon_color=color, expr=expr)
+        self.hide = None
+        self.built_in = None
+
+    def to_json(self) -> dict[str, object]:
+        return super().to_json() | {
+            "step": "1m",
+            "titleFormat": self.name,
+            "textFormat": "{{symbol}} {{interval}}",
+            "tagKeys": "symbol,interval,event",
+            "useValueForTime": False,
+        }
 
 
-def annotation(name: str, expr: str, color: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "datasource": DATASOURCE,
-        "enable": True,
-        "iconColor": color,
-        "expr": expr,
-        "step": "1m",
-        "titleFormat": name,
-        "textFormat": "{{symbol}} {{interval}}",
-        "tagKeys": "symbol,interval,event",
-        "useValueForTime": False,
-    }
+class AnnotationBuilder(Builder[model.AnnotationQuery]):
+    """Hands a ready annotation to the dashboard builder."""
+
+    def __init__(self, annotation: model.AnnotationQuery) -> None:
+        self._annotation = annotation
+
+    def build(self) -> model.AnnotationQuery:
+        return self._annotation
+
+
+def annotation(name: str, expr: str, color: str) -> Builder[model.AnnotationQuery]:
+    return AnnotationBuilder(PrometheusAnnotation(name, expr, color))
+
+
+def builtin_annotation() -> Builder[model.AnnotationQuery]:
+    return (
+        dashboard_builder.AnnotationQuery()
+        .name("Annotations & Alerts")
+        .built_in(1)
+        .datasource(model.DataSourceRef(type_val="grafana", uid="-- Grafana --"))
+        .enable(True)
+        .hide(True)
+        .icon_color("rgba(0, 211, 255, 1)")
+        .type("dashboard")
+    )
 
 
 def dashboard(
     uid: str,
     title: str,
     description: str,
-    panels: list[dict[str, Any]],
+    panels: list[PanelBuilder],
     *,
-    variables: list[dict[str, Any]],
-    annotations: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    builtin = {
-        "name": "Annotations & Alerts",
-        "builtIn": 1,
-        "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-        "enable": True,
-        "hide": True,
-        "iconColor": "rgba(0, 211, 255, 1)",
-        "type": "dashboard",
-    }
-    return {
-        "uid": uid,
-        "title": title,
-        "description": description,
-        "tags": ["volcast"],
-        "timezone": "utc",
-        "editable": False,
-        "graphTooltip": 1,
-        "refresh": "30s",
-        "time": {"from": "now-6h", "to": "now"},
-        "schemaVersion": SCHEMA_VERSION,
-        "version": 1,
-        "annotations": {"list": [builtin, *(annotations or [])]},
-        "templating": {"list": variables},
-        "links": [
-            {"type": "dashboards", "tags": ["volcast"], "title": "volcast", "asDropdown": True}
-        ],
-        "panels": layout(panels),
-    }
+    variables: list[Builder[model.VariableModel]],
+    annotations: list[Builder[model.AnnotationQuery]] | None = None,
+) -> model.Dashboard:
+    """The dashboard: the SDK's builder places the panels left to right, starting a new row when
+    one is full; they are numbered from 1."""
+    board = (
+        dashboard_builder.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(["volcast"])
+        .timezone("utc")
+        .readonly()
+        .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .refresh("30s")
+        .time("now-6h", "now")
+        .version(1)
+        .annotations([builtin_annotation(), *(annotations or [])])
+        .variables(variables)
+        .link(
+            dashboard_builder.DashboardLink("volcast")
+            .type(model.DashboardLinkType.DASHBOARDS)
+            .tags(["volcast"])
+            .as_dropdown(True)
+        )
+    )
+    for number, panel in enumerate(panels, start=1):
+        board.with_panel(panel.id(number))
+    built = board.build()
+    # The builder wraps after a row is full, not before a panel that does not fit: keep the
+    # widths of each row summing to the grid's width.
+    for placed in built.panels or []:
+        grid = placed.grid_pos
+        if grid is None or grid.x + grid.w > WIDTH:
+            raise ValueError(f"{uid}: panel {placed.title!r} does not fit in the grid")
+    return built
 
 
-def series_variables() -> list[dict[str, Any]]:
+def series_variables() -> list[Builder[model.VariableModel]]:
     return [
         variable("symbol", "Symbol", "label_values(data_freshness_seconds, symbol)"),
         variable(
@@ -245,7 +299,7 @@ def series_variables() -> list[dict[str, Any]]:
     ]
 
 
-def service() -> dict[str, Any]:
+def service() -> model.Dashboard:
     job = 'job=~"$job"'
     panels = [
         stat(
@@ -361,8 +415,9 @@ def service() -> dict[str, Any]:
             ],
         ),
     ]
-    job_variable = variable("job", "API job", "label_values(api_requests_total, job)")
-    job_variable["allValue"] = "volcast-api.*"
+    job_variable = variable(
+        "job", "API job", "label_values(api_requests_total, job)", all_value="volcast-api.*"
+    )
     return dashboard(
         "volcast-service",
         "volcast service",
@@ -372,7 +427,7 @@ def service() -> dict[str, Any]:
     )
 
 
-def model_data() -> dict[str, Any]:
+def model_data() -> model.Dashboard:
     panels = [
         table(
             "Champion in service",
@@ -478,7 +533,7 @@ def model_data() -> dict[str, Any]:
     )
 
 
-def forecast_quality() -> dict[str, Any]:
+def forecast_quality() -> model.Dashboard:
     model = f'forecast_loss_qlike{{{SERIES}, forecaster="model"}}'
     har = f'forecast_loss_qlike{{{SERIES}, forecaster="har"}}'
     training = f"forecast_loss_training_qlike{{{SERIES}}}"
@@ -599,7 +654,7 @@ def forecast_quality() -> dict[str, Any]:
     )
 
 
-DASHBOARDS = {
+DASHBOARDS: dict[str, Callable[[], model.Dashboard]] = {
     "volcast-service.json": service,
     "volcast-model-data.json": model_data,
     "volcast-forecast-quality.json": forecast_quality,
@@ -609,7 +664,7 @@ DASHBOARDS = {
 def render() -> dict[str, str]:
     """File name -> JSON text of every dashboard."""
     return {
-        name: json.dumps(build(), indent=2, sort_keys=False) + "\n"
+        name: json.dumps(build(), cls=JSONEncoder, indent=2) + "\n"
         for name, build in DASHBOARDS.items()
     }
 
@@ -628,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
             OUT.mkdir(exist_ok=True)
             path.write_text(text)
     if stale:
-        print(f"out of date: {', '.join(stale)}; run python3 {__file__}", file=sys.stderr)
+        print(f"out of date: {', '.join(stale)}; run uv run python {__file__}", file=sys.stderr)
         return 1
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -115,7 +116,18 @@ def test_committed_dashboards_are_the_generators_output() -> None:
     rendered = load_generator().render()
     assert sorted(rendered) == [path.name for path in DASHBOARDS]
     for path in DASHBOARDS:
-        assert path.read_text() == rendered[path.name], "run python3 deploy/grafana/dashboards.py"
+        assert path.read_text() == rendered[path.name], (
+            "run uv run python deploy/grafana/dashboards.py"
+        )
+    # The script itself, as a person runs it: the project venv's python (it has the SDK).
+    check = subprocess.run(
+        [sys.executable, str(GRAFANA / "dashboards.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
 
 
 def test_provisioning_points_at_the_dashboards_and_datasource() -> None:
@@ -123,7 +135,7 @@ def test_provisioning_points_at_the_dashboards_and_datasource() -> None:
     (entry,) = provider["providers"]
     assert entry["type"] == "file"
     assert entry["options"]["path"]
-    assert provisioned_uid() == load_generator().DATASOURCE["uid"]
+    assert provisioned_uid() == load_generator().DATASOURCE.uid
 
 
 def test_three_dashboards_with_unique_uids() -> None:
