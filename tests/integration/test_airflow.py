@@ -239,7 +239,14 @@ def test_a_source_that_is_down_retries_fails_and_alerts(
     airflow: AirflowCli, tmp_path: Path
 ) -> None:
     airflow.params.write_text(PARAMS)
-    airflow.dags_test("volcast_ingest", EURUSD)  # curated bars exist before the failure
+    for stage in (["ingest", "--source", "sample"], ["validate"]):  # curated bars exist before
+        subprocess.run(
+            [str(VOLCAST_BIN), *stage, "--symbol", "EUR/USD", "--config", str(airflow.params)],
+            env=airflow.env,
+            check=True,
+            capture_output=True,
+            timeout=_RUN_TIMEOUT,
+        )
     curated = airflow.data_dir / "curated" / "eurusd" / "1h" / "bars.parquet"
     before = curated.read_bytes()
     known = len(airflow.failures())
@@ -253,3 +260,47 @@ def test_a_source_that_is_down_retries_fails_and_alerts(
     assert [a["labels"]["task_id"] for a in new] == ["one_series.ingest"]
     assert new[0]["labels"]["dag_id"] == "volcast_ingest"
     assert curated.read_bytes() == before  # nothing curated changed
+
+
+def _state(data_dir: Path, slug: str, *, events: tuple[dict, ...] = (), **flags: bool) -> None:
+    folder = data_dir / "monitoring" / slug / "1h"
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {"last_bar": "2024-03-21T06:00:00+00:00", "retrain_pending": False, **flags}
+    (folder / "state.json").write_text(json.dumps(state))
+    (folder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+
+
+def _train_runs(home: Path) -> dict[str, dict]:
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        rows = db.execute(
+            "select run_id, conf from dag_run where dag_id = 'volcast_train' "
+            "and run_id like 'monitor__%'"
+        ).fetchall()
+    return {run_id: json.loads(conf) for run_id, conf in rows}
+
+
+def test_monitor_triggers_train_for_exactly_the_series_due(airflow: AirflowCli) -> None:
+    airflow.params.write_text(
+        PARAMS
+        + "monitoring:\n  cooldown_bars: 24\n"
+        + "instruments:\n"
+        + "".join(f"  - {{symbol: {s}, interval: 1h}}\n" for s in ("AUD/USD", "NZD/USD", "CHF/JPY"))
+    )
+    _state(airflow.data_dir, "audusd", drift_detected=True)  # due
+    _state(airflow.data_dir, "nzdusd")  # quiet
+    recent = {"time": "2024-03-21T00:00:00+00:00", "event": "retrain_started", "detail": {}}
+    _state(airflow.data_dir, "chfjpy", events=(recent,), decay_detected=True)  # 6 bars: cooldown
+    before = set(_train_runs(airflow.home))
+    out = airflow.dags_test("volcast_monitor")
+    assert _finished(out, "volcast_monitor") == "success"
+    assert "AUD/USD 1h: retrain (drift_detected)" in out
+    assert "NZD/USD 1h: no retrain" in out
+    assert "CHF/JPY 1h: no retrain (cooldown: 6 of 24 bars" in out
+    new = {k: v for k, v in _train_runs(airflow.home).items() if k not in before}
+    assert [conf["symbol"] for conf in new.values()] == ["AUD/USD"]
+    # the retrain it triggered starts the cooldown: the next run triggers nothing
+    out = airflow.dags_test("volcast_monitor")
+    assert "AUD/USD 1h: no retrain (cooldown: 0 of 24 bars" in out
+    assert len(_train_runs(airflow.home)) == len(before) + 1
