@@ -15,8 +15,8 @@ run: setup  ## set up and run the whole pipeline on the embedded (synthetic) sam
 	uv run volcast pipeline
 
 lint: setup
-	uv run ruff check src tests benchmarks
-	uv run ruff format --check src tests benchmarks
+	uv run ruff check src tests benchmarks dags
+	uv run ruff format --check src tests benchmarks dags
 	uv run lint-imports
 
 typecheck: setup

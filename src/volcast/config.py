@@ -12,11 +12,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from volcast.errors import ConfigError
-from volcast.schemas import interval_seconds
+from volcast.schemas import interval_seconds, slugify
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 
@@ -241,6 +249,50 @@ class MonitoringParams(_Section):
     settle_seconds: float = Field(default=5.0, ge=0.0, description="Wait after a bar closes")
 
 
+class InstrumentParams(_Section):
+    """One configured series: what ``volcast pipeline --all`` and the Airflow DAGs run over.
+
+    ``source`` and its options are those of the CLI's ``--source``, ``--path``,
+    ``--timestamp-column``, ... (a bare ``path`` means ``csv``). A relative ``path`` is
+    resolved against the working directory of the command, as on the command line.
+    """
+
+    symbol: str
+    interval: str = "1h"
+    source: str = "sample"
+    path: str | None = None
+    timestamp_column: str | None = None
+    timestamp_format: str | None = None
+    skip_rows: int | None = Field(default=None, ge=0)
+    source_timezone: str | None = None
+    file_format: str | None = None
+
+    @field_validator("interval")
+    @classmethod
+    def _valid_interval(cls, value: str) -> str:
+        interval_seconds(value)
+        return value
+
+    @field_validator("symbol")
+    @classmethod
+    def _valid_symbol(cls, value: str) -> str:
+        slugify(value)  # raises when the symbol has no letters or digits
+        return value
+
+    @model_validator(mode="after")
+    def _path_for_files(self) -> InstrumentParams:
+        if self.source in ("csv", "parquet") and not self.path:
+            raise ValueError(
+                f"instrument {self.symbol} {self.interval}: source {self.source} needs a path"
+            )
+        return self
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(slug, interval)``: two instruments with the same key would share their storage."""
+        return (slugify(self.symbol), self.interval)
+
+
 class Params(_Section):
     """Everything in ``params.yaml``."""
 
@@ -253,7 +305,36 @@ class Params(_Section):
     train: TrainParams = TrainParams()
     promotion: PromotionParams = PromotionParams()
     monitoring: MonitoringParams = MonitoringParams()
+    instruments: tuple[InstrumentParams, ...] = Field(
+        default=(),
+        description="Series `pipeline --all` and the DAGs run over (default: the `data` series)",
+    )
     extra: dict[str, Any] = Field(default_factory=dict, description="Sections of later stages")
+
+    @field_validator("instruments")
+    @classmethod
+    def _distinct_instruments(
+        cls, value: tuple[InstrumentParams, ...]
+    ) -> tuple[InstrumentParams, ...]:
+        seen: set[tuple[str, str]] = set()
+        for instrument in value:
+            if instrument.key in seen:
+                raise ValueError(
+                    f"instrument {instrument.symbol} {instrument.interval} is listed twice "
+                    "(symbols are compared by slug)"
+                )
+            seen.add(instrument.key)
+        return value
+
+    def series_list(self) -> tuple[InstrumentParams, ...]:
+        """The configured instruments; without ``instruments:``, the ``data`` section's series."""
+        if self.instruments:
+            return self.instruments
+        return (
+            InstrumentParams(
+                symbol=self.data.symbol, interval=self.data.interval, source=self.data.source
+            ),
+        )
 
 
 def load_params(path: str | Path | None = None) -> Params:

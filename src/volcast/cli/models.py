@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
 from volcast.cli import logs
 from volcast.cli.app import app, run
-from volcast.cli.edge import REJECTED_EXIT_CODE, command
+from volcast.cli.edge import REJECTED_EXIT_CODE, command, report_error
 from volcast.cli.options import (
+    AllInstrumentsOpt,
     AllModelsOpt,
     ConfigOpt,
     FileFormatOpt,
@@ -26,9 +29,9 @@ from volcast.cli.options import (
     TsFmtOpt,
     TzOpt,
 )
-from volcast.cli.output import console
-from volcast.config import get_settings
-from volcast.errors import ConfigError
+from volcast.cli.output import console, err_console
+from volcast.config import get_settings, load_params
+from volcast.errors import ConfigError, VolcastError
 from volcast.pipeline.run import (
     PIPELINE,
     SourceSpec,
@@ -125,12 +128,24 @@ def pipeline(
     max_staleness: StaleOpt = None,
     config: ConfigOpt = None,
     force: ForceOpt = False,
+    all_instruments: AllInstrumentsOpt = False,
 ) -> None:
     """Run every stage in order: ingest -> validate -> features -> train -> promote.
 
     Runs on the embedded synthetic sample by default. A rejected challenger is a normal
-    outcome here (the champion stays), reported but not an error.
+    outcome here (the champion stays), reported but not an error. --all runs every series
+    of params.yaml's instruments: in turn; a failing series is reported and the others still
+    run (exit 1 at the end when any failed).
     """
+    if all_instruments:
+        named = [source, path, symbol, interval, timestamp_column, timestamp_format, skip_rows]
+        if any(v is not None for v in [*named, source_timezone, file_format]):
+            raise ConfigError(
+                "--all runs the series of params.yaml's instruments:; it takes no series or "
+                "source options (edit instruments: instead)"
+            )
+        _pipeline_all(config, max_staleness, force)
+        return
     spec = SourceSpec(
         source, path, timestamp_column, timestamp_format, skip_rows, source_timezone, file_format
     )
@@ -141,3 +156,47 @@ def pipeline(
     console.print(f"outputs under {data_dir if '://' in data_dir else Path(data_dir).resolve()}")
     if logs.current is not None:
         console.print(f"library logs: {logs.current}")
+
+
+def _pipeline_all(config: Path | None, max_staleness: str | None, force: bool) -> None:
+    """``pipeline --all``: every configured instrument in turn, then a summary table."""
+    instruments = load_params(config).series_list()
+    outcomes: list[tuple[str, str, float, str]] = []
+    for i, inst in enumerate(instruments, 1):
+        name = f"{inst.symbol} {inst.interval}"
+        console.rule(f"[bold]{i}/{len(instruments)}[/] {name} ({inst.source})")
+        spec = SourceSpec(
+            inst.source,
+            None if inst.path is None else Path(inst.path),
+            inst.timestamp_column,
+            inst.timestamp_format,
+            inst.skip_rows,
+            inst.source_timezone,
+            inst.file_format,
+        )
+        started = time.perf_counter()
+        try:
+            result = run(
+                Options(config, inst.symbol, inst.interval, spec, max_staleness, force), PIPELINE
+            )
+        except VolcastError as exc:
+            report_error(exc)
+            outcomes.append((name, "failed", time.perf_counter() - started, str(exc)))
+            continue
+        note = "challenger rejected, champion kept" if result.rejected else ""
+        outcomes.append((name, "ok", time.perf_counter() - started, note))
+    table = Table(title=f"pipeline --all: {len(instruments)} series")
+    for column in ("series", "result", "seconds", "note"):
+        table.add_column(column)
+    for name, status, seconds, note in outcomes:
+        style = "green" if status == "ok" else "bold red"
+        table.add_row(
+            name, f"[{style}]{status}[/]", f"{seconds:.1f}", note.splitlines()[0] if note else ""
+        )
+    console.print(table)
+    failed = [name for name, status, _, _ in outcomes if status != "ok"]
+    if failed:
+        err_console.print(
+            f"[bold red]{len(failed)} of {len(outcomes)} series failed[/]: " + ", ".join(failed)
+        )
+        raise typer.Exit(code=1)

@@ -90,6 +90,14 @@ ForceOpt = Annotated[
         "last registered challenger.",
     ),
 ]
+AllInstrumentsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all",
+        help="Run every series of params.yaml's instruments: in turn (a failing one does not "
+        "stop the others; exit 1 at the end if any failed).",
+    ),
+]
 VerboseOpt = Annotated[
     bool,
     typer.Option(
