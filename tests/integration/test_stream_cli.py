@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import listening_port
+from tests.integration.test_live_loop_e2e import shifted_bars
 from volcast.config import Params
 from volcast.pipeline.monitor_store import MonitorStore
 from volcast.series import Series
@@ -36,24 +36,7 @@ SHIFT = N_HISTORY + 10  # volatility x3 from here on: the replay raises events b
 
 
 def series_bars(n: int) -> pd.DataFrame:
-    rng = np.random.default_rng(8)
-    scale = 1e-3 * np.exp(0.3 * np.sin(np.arange(n) / 50.0))
-    scale[SHIFT:] *= 3.0
-    returns = rng.standard_normal(n) * scale
-    close = 1.1 * np.exp(np.cumsum(returns))
-    open_ = np.r_[1.1, close[:-1]]
-    wiggle = np.abs(rng.standard_normal(n)) * scale
-    stamps = pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC")
-    return pd.DataFrame(
-        {
-            "timestamp": stamps.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "open": open_,
-            "high": np.maximum(open_, close) * np.exp(wiggle),
-            "low": np.minimum(open_, close) * np.exp(-wiggle),
-            "close": close,
-            "volume": 1.0,
-        }
-    )
+    return shifted_bars(n, shift_at=SHIFT, factor=3.0)
 
 
 def env_for(data_dir: Path) -> dict[str, str]:
