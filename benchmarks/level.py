@@ -28,6 +28,7 @@ bars.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,15 +69,14 @@ def btc() -> pd.DataFrame:
 
 
 def eurusd() -> pd.DataFrame | None:
-    """The EUR/USD hourly bars in the ``backtesting`` package's data (found, not imported:
-    importing it wants bokeh)."""
-    spec = importlib.util.find_spec("backtesting")
-    if spec is None or not spec.submodule_search_locations:
+    """The EUR/USD hourly bars of the ``backtesting`` package (``scripts/export_backtesting.py``
+    reads them); None when the dev dependency is not installed."""
+    if importlib.util.find_spec("backtesting") is None:
         return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "test" / "EURUSD.csv"
-    frame = pd.read_csv(path, index_col=0, parse_dates=True)
-    frame.index = pd.DatetimeIndex(frame.index).tz_localize("UTC")
-    return frame.rename(columns=str.lower).rename_axis("timestamp").reset_index()
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from export_backtesting import backtesting_bars
+
+    return backtesting_bars("eurusd")
 
 
 def statistics(bars: pd.DataFrame, fit: LevelFit, floor: float) -> np.ndarray:
