@@ -334,9 +334,10 @@ def test_a_replayed_shift_fires_the_loss_alert_and_retrains_once(tmp_path: Path)
         assert request.name == name
         assert (request.symbol, request.interval) == (SERIES.symbol, SERIES.interval)
         assert request.alertname == RETRAIN_ALERT
-    # ... re-sent it while it fired (repeat interval 1 s; it fires from its delivery until the
-    # retrained champion's state reaches Prometheus, some seconds), stored once
-    assert posts["200"] >= len(requests) + 1, (posts, sorted(requests))
+    # ... each stored request came from an accepted POST (Alertmanager re-sends while the alert
+    # fires, repeat interval 1 s, but whether it fires long enough to be re-sent depends on how
+    # fast the retrain lands; a re-sent alert stored once is tested in tests/api/test_alerts.py)
+    assert posts["200"] >= len(requests), (posts, sorted(requests))
     # ... and (continue: true) to the people's warning channel of the alert log
     assert ("warning", RETRAIN_ALERT) in {
         (channel, labels["alertname"]) for channel, labels in logged
