@@ -143,9 +143,18 @@ class TargetParams(_Section):
     records the result with ``floor_source: fixed``
     (:func:`volcast.features.target.resolve_target`); that resolved section travels with the
     dataset and the registered model, so serving floors exactly as training did.
-    ``floor_source: fixed`` uses ``floor`` as given.
+    ``floor_source: fixed`` uses ``floor`` as given. ``kind`` picks the target: the
+    variance above (whose floor also shapes the ``rv`` features of every kind), or the next
+    bar's log return or up/down direction (:mod:`volcast.features.target`).
     """
 
+    kind: Literal["variance", "return", "direction"] = Field(
+        default="variance",
+        description=(
+            "What is forecast: variance (the default), return (the next bar's log return) or "
+            "direction (the probability that the next bar closes up); SPEC 20"
+        ),
+    )
     horizon: int = Field(default=1, ge=1)
     estimator: Literal["garman_klass", "parkinson", "rogers_satchell", "close_to_close"] = (
         "garman_klass"
@@ -156,6 +165,15 @@ class TargetParams(_Section):
     floor_bars: int | None = Field(
         default=None, ge=24, description="Bars from the first the floor is estimated on"
     )
+
+    @model_validator(mode="after")
+    def _one_bar_ahead(self) -> TargetParams:
+        if self.kind != "variance" and self.horizon != 1:
+            raise ValueError(
+                f"target.kind {self.kind!r} forecasts the next bar only: set target.horizon 1"
+                f" (got {self.horizon})"
+            )
+        return self
 
 
 class ProfileParams(_Section):

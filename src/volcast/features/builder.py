@@ -18,6 +18,9 @@ Columns, in :attr:`FeatureBuilder.feature_names` order:
   ``log_har_rv_w``;
 - when ``calendar``: ``hour_sin``, ``hour_cos`` (fractional UTC hour), ``dow_sin``,
   ``dow_cos``, ``month_sin``, ``month_cos``, and the integers ``hour`` and ``dow`` (as floats);
+- when the target's ``kind`` is ``return`` or ``direction`` (SPEC 20): ``log_return_lag_k``
+  for ``k = 1 ..`` :data:`RETURN_LAGS` and ``ret_mean_w`` (mean log return over the same
+  windows); a variance target's columns are unchanged;
 - when ``seasonal_profile``: ``seasonal_log_rv``, the mean ``log_rv`` of the last
   :data:`SEASONAL_OBSERVATIONS` earlier bars with the same hour of day (same day of week for
   daily or longer bars), looking back at most ``SEASONAL_OBSERVATIONS`` seasonal cycles of
@@ -50,13 +53,22 @@ from volcast.features.estimators import (
     floor_variance,
     realized_variance,
 )
-from volcast.features.target import build_target, resolve_target
+from volcast.features.target import (
+    CLOSE,
+    NEXT_RETURN,
+    build_kind_target,
+    build_target,
+    next_log_return,
+    resolve_target,
+)
 from volcast.schemas import TIMESTAMP, interval_seconds
 
 SEASONAL_OBSERVATIONS: Final = 20
 """Same-hour (or same-weekday) bars averaged by ``seasonal_log_rv``."""
 
 ESTIMATOR_FEATURES: Final = ("var_cc", "var_parkinson", "var_gk", "var_rs")
+RETURN_LAGS: Final = 5
+"""Lagged log returns added for the return and direction targets."""
 _DAY: Final = 86400
 
 
@@ -169,7 +181,15 @@ class FeatureBuilder:
             names += ["hour", "dow"]
         if self.features.seasonal_profile:
             names.append("seasonal_log_rv")
+        if self.return_features:
+            names += [f"log_return_lag_{k}" for k in range(1, RETURN_LAGS + 1)]
+            names += [f"ret_mean_{w}" for w in self._stat_windows]
         return names
+
+    @property
+    def return_features(self) -> bool:
+        """Whether the return-target columns are built (a return or direction target)."""
+        return self.target.kind != "variance"
 
     @property
     def warmup_bars(self) -> int:
@@ -185,6 +205,8 @@ class FeatureBuilder:
         needs += [first + w - 1 for w in self._har_windows]
         if self.features.seasonal_profile:
             needs.append(first + self.seasonal_lookback)
+        if self.return_features:
+            needs.append(1 + RETURN_LAGS)
         return max(needs)
 
     @property
@@ -277,6 +299,11 @@ class FeatureBuilder:
                 matrix[out.rows["seasonal_log_rv"], -1] = self._seasonal_last(log_rv, key)
             else:
                 out["seasonal_log_rv"] = self._seasonal(log_rv, key)
+        if self.return_features:
+            for k in range(1, RETURN_LAGS + 1):
+                out.lagged(f"log_return_lag_{k}", log_return, k)
+            for w in self._stat_windows:
+                out.rolling(f"ret_mean_{w}", log_return, w, "mean")
         return matrix
 
     def _seasonal_last(self, log_rv: np.ndarray, key: np.ndarray) -> float:
@@ -330,7 +357,9 @@ def build_dataset(
 
     ``rv`` is the floored variance of bar ``t`` under the target's estimator (what the target
     sums over the following bars). Warm-up rows keep NaN features and the last ``horizon``
-    rows a NaN target; callers drop them. The feature names and warm-up are the builder's
+    rows a NaN target; callers drop them. A ``return`` or ``direction`` target
+    (``target.kind``) also gets ``close`` and ``next_return`` (not features; see
+    :func:`~volcast.features.target.build_kind_target`). The feature names and warm-up are the builder's
     (:attr:`FeatureBuilder.feature_names`, :attr:`FeatureBuilder.warmup_bars`). The index is
     a fresh RangeIndex.
 
@@ -342,6 +371,11 @@ def build_dataset(
     builder = FeatureBuilder(features=features, target=target, interval=interval)
     frame = builder.transform(bars)
     frame["rv"] = realized_variance(bars, estimator=target.estimator, floor=target.floor).to_numpy()
-    frame["target"] = build_target(bars, params=target).to_numpy()
+    if target.kind == "variance":
+        frame["target"] = build_target(bars, params=target).to_numpy()
+    else:  # the close and next return the return/trading metrics read (not features)
+        frame[CLOSE] = bars["close"].to_numpy(dtype="float64")
+        frame[NEXT_RETURN] = next_log_return(bars).to_numpy()
+        frame["target"] = build_kind_target(bars, params=target).to_numpy()
     frame.index = pd.RangeIndex(len(frame))
     return frame

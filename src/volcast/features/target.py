@@ -24,6 +24,10 @@ being scored. See docs/features.md for the measured effect.
 The target is a variance in log-return units squared per bar (or per ``h`` bars). The API
 reports its square root (volatility) and the annualised figure,
 ``sqrt(variance * bars_per_year / horizon)`` (see :func:`volcast.schemas.bars_per_year`).
+
+**Other targets** (``kind``, SPEC 20; :func:`build_kind_target`): ``return``, the log return
+of the next bar's close over this bar's close, and ``direction``, 1 when the next bar closes
+above this bar's close. Both are one bar ahead.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from volcast.config import TargetParams
@@ -87,5 +92,38 @@ def build_target(bars: pd.DataFrame, *, params: TargetParams) -> pd.Series:
     target = rv.shift(-1)
     for step in range(2, params.horizon + 1):
         target = target + rv.shift(-step)
+    target.name = "target"
+    return target
+
+
+NEXT_RETURN = "next_return"
+"""Dataset column of the other targets: the log return of bar ``t+1``'s close over bar ``t``'s."""
+CLOSE = "close"
+"""Dataset column of the other targets: bar ``t``'s close (the implied next close is
+``close * exp(forecast_return)``)."""
+
+
+def next_log_return(bars: pd.DataFrame) -> pd.Series:
+    """``log(close[t+1] / close[t])`` on row ``t``; NaN on the last row (not yet closed)."""
+    close = bars["close"].astype("float64")
+    out = np.log(close.shift(-1) / close)
+    out.name = NEXT_RETURN
+    return out
+
+
+def build_kind_target(bars: pd.DataFrame, *, params: TargetParams) -> pd.Series:
+    """The target of ``params.kind`` on each row, named ``target``; NaN on the last row(s).
+
+    ``variance``: :func:`build_target`. ``return``: :func:`next_log_return`. ``direction``:
+    1.0 when bar ``t+1`` closes strictly above bar ``t`` (a flat close is 0.0), else 0.0.
+    Row ``t`` reads bar ``t+1`` only for its label; no feature ever does.
+    """
+    if params.kind == "variance":
+        return build_target(bars, params=params)
+    ret = next_log_return(bars)
+    if params.kind == "return":
+        target = ret.copy()
+    else:
+        target = (ret > 0.0).astype("float64").where(ret.notna())
     target.name = "target"
     return target

@@ -25,9 +25,13 @@ RV_COLUMN: Final = "rv"
 """Floored per-bar variance of bar ``t`` (the quantity every forecast is in units of)."""
 TARGET_COLUMN: Final = "target"
 LOG_RETURN_COLUMN: Final = "log_return"
-NON_FEATURE_COLUMNS: Final = frozenset({TIMESTAMP, TARGET_COLUMN, RV_COLUMN})
+NON_FEATURE_COLUMNS: Final = frozenset(
+    {TIMESTAMP, TARGET_COLUMN, RV_COLUMN, "close", "next_return"}
+)
 """Columns of a dataset that are not features: ``rv`` is the bar's variance, which the
-features already hold as ``log_rv`` (models that read ``rv`` ask for it by name)."""
+features already hold as ``log_rv`` (models that read ``rv`` ask for it by name); ``close``
+and ``next_return`` come with the return and direction targets (the next return is the
+label's source, never an input)."""
 
 
 class VolatilityModel(BaseEstimator, ABC):  # type: ignore[misc]

@@ -1,0 +1,330 @@
+"""The model stages of the other targets (SPEC 20): backtest, train and promote.
+
+With ``target.kind`` ``return`` or ``direction`` the ``backtest``, ``train`` and ``promote``
+stages run here instead of the variance stages. The dataset is built in memory from the
+curated bars by the same :func:`~volcast.features.build_dataset` (the stored dataset of the
+``features`` stage stays the variance one, which the variance model, serving and the stream
+worker read). Training registers ``volcast-<slug>-<interval>-<kind>`` as ``@challenger``;
+promotion moves ``@champion`` when the challenger's primary loss (Brier for direction, MSE
+for returns) on the last ``promotion.window_bars`` out-of-sample bars is no worse than the
+current champion's model and than the best baseline, both scored on the same bars.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from volcast.config import Params
+from volcast.errors import NotFoundError
+from volcast.evaluation.target_backtest import (
+    TargetBacktestResult,
+    fit_final_target,
+    walk_forward_target,
+    window_losses,
+)
+from volcast.evaluation.target_trading import trading_backtest
+from volcast.features import FeatureBuilder, build_dataset, resolve_target
+from volcast.storage import Storage, content_hash
+from volcast.quality import clean_bars
+from volcast.series import Layout
+
+
+ModelProgress = Callable[[str, int, int], None]
+
+
+def _silent(model: str, fold: int, folds: int) -> None:
+    """Default progress: nothing."""
+
+
+@dataclass(frozen=True)
+class TargetDataset:
+    """A return/direction dataset built from the curated bars."""
+
+    frame: pd.DataFrame
+    feature_names: tuple[str, ...]
+    kind: str
+    source: str | None
+    content_hash: str
+    params: Params
+
+
+def target_dataset(storage: Storage, *, symbol: str, interval: str, params: Params) -> TargetDataset:
+    """The dataset of ``params.target.kind`` from the stored curated bars."""
+    layout = Layout(symbol, interval)
+    if not storage.exists(layout.curated_bars):
+        raise NotFoundError(
+            "no curated bars; run `volcast ingest` and `volcast validate` first",
+            symbol=symbol,
+            interval=interval,
+        )
+    meta = storage.read_json(layout.curated_meta)
+    bars = clean_bars(storage.read_parquet(layout.curated_bars), interval=interval)
+    target = resolve_target(bars, params.target)
+    builder = FeatureBuilder(features=params.features, target=target, interval=interval)
+    frame = build_dataset(bars, features=params.features, target=target, interval=interval)
+    return TargetDataset(
+        frame=frame,
+        feature_names=tuple(builder.feature_names),
+        kind=params.target.kind,
+        source=meta.get("source"),
+        content_hash=content_hash(frame),
+        params=params.model_copy(update={"target": target}),
+    )
+
+
+def run_target_backtest(
+    *,
+    storage: Storage,
+    symbol: str,
+    interval: str,
+    params: Params,
+    progress: ModelProgress = _silent,
+) -> TargetBacktestResult:
+    """Walk-forward backtest of every candidate of the target, with its trading backtest."""
+    data = target_dataset(storage, symbol=symbol, interval=interval, params=params)
+    return _backtest(data, interval, progress)
+
+
+def _backtest(data: TargetDataset, interval: str, progress: ModelProgress) -> TargetBacktestResult:
+    result = walk_forward_target(
+        data.frame,
+        kind=data.kind,
+        train=data.params.train,
+        feature_names=data.feature_names,
+        progress=progress,
+    )
+    return trading_backtest(result, params=data.params.trading, interval=interval)
+
+
+@dataclass(frozen=True)
+class TargetTrainResult:
+    """The backtest, the challenger and its registered version of one target."""
+
+    symbol: str
+    interval: str
+    kind: str
+    backtest: TargetBacktestResult
+    challenger: str
+    model_name: str
+    version: int
+    run_id: str
+
+
+def _paths(layout: Layout, kind: str) -> tuple[str, str]:
+    stem = f"reports/backtest/{layout.slug}_{layout.interval}_{kind}"
+    return f"{stem}_predictions.parquet", f"{stem}_meta.json"
+
+
+def _run_metrics(result: TargetBacktestResult) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for name, row in result.metrics.iterrows():
+        for key, value in row.items():
+            if pd.notna(value):
+                metrics[f"{name}.{key}"] = float(value)
+                if name == result.selected:
+                    metrics[str(key)] = float(value)
+    for strategy, row in result.trading.iterrows():
+        for key, value in row.items():
+            if pd.notna(value) and isinstance(value, int | float | np.floating | np.integer):
+                metrics[f"trading.{strategy}.{key}"] = float(value)
+    metrics["duration_seconds"] = result.duration_seconds
+    return metrics
+
+
+def train_target(
+    *,
+    storage: Storage,
+    symbol: str,
+    interval: str,
+    params: Params,
+    progress: ModelProgress = _silent,
+    tracking_uri: str | None = None,
+) -> TargetTrainResult:
+    """Backtest the target's candidates, fit the selected one on every labelled row, register it."""
+    from volcast.evaluation.target_metrics import calibration_table
+    from volcast.registry.targets import log_target_run
+
+    layout = Layout(symbol, interval)
+    data = target_dataset(storage, symbol=symbol, interval=interval, params=params)
+    result = _backtest(data, interval, progress)
+    challenger = result.selected
+    progress(f"fit {challenger}", 1, 1)
+    model = fit_final_target(
+        data.frame,
+        challenger,
+        kind=data.kind,
+        train=data.params.train,
+        feature_names=data.feature_names,
+    )
+    predictions_path, meta_path = _paths(layout, data.kind)
+    storage.write_parquet(predictions_path, result.predictions)
+    with tempfile.TemporaryDirectory(prefix="volcast-target-") as tmp:
+        out = Path(tmp)
+        chosen = result.selected_predictions
+        chosen.to_csv(out / "oos_predictions.csv", index=False)
+        result.metrics.to_csv(out / "backtest_metrics.csv")
+        result.trading.to_csv(out / "trading.csv")
+        result.folds.to_csv(out / "folds.csv", index=False)
+        artifacts = {
+            "backtest": out / "oos_predictions.csv",
+            "backtest/metrics": out / "backtest_metrics.csv",
+            "backtest/trading": out / "trading.csv",
+            "backtest/folds": out / "folds.csv",
+        }
+        if data.kind == "direction":
+            calibration_table(
+                chosen["probability_up"].to_numpy(), chosen["outcome"].to_numpy()
+            ).to_csv(out / "calibration.csv", index=False)
+            artifacts["backtest/calibration"] = out / "calibration.csv"
+        info = log_target_run(
+            symbol=symbol,
+            interval=interval,
+            kind=data.kind,
+            source=data.source or "unknown",
+            params={
+                "model": challenger,
+                "train": data.params.train.model_dump(mode="json"),
+                "features": data.params.features.model_dump(mode="json"),
+                "target": data.params.target.model_dump(mode="json"),
+                "trading": data.params.trading.model_dump(mode="json"),
+            },
+            metrics=_run_metrics(result),
+            model=model,
+            feature_config={
+                "feature_names": list(data.feature_names),
+                "features": data.params.features.model_dump(mode="json"),
+                "target": data.params.target.model_dump(mode="json"),
+                "model": challenger,
+            },
+            input_example=data.frame[list(data.feature_names)],
+            artifacts=artifacts,
+            tags={"model": challenger, "best_baseline": result.best_baseline},
+            dataset_hash=data.content_hash,
+            tracking_uri=tracking_uri,
+        )
+    storage.write_json(
+        meta_path,
+        {"challenger": challenger, "version": info.version, "run_id": info.run_id},
+    )
+    return TargetTrainResult(
+        symbol,
+        interval,
+        data.kind,
+        result,
+        challenger,
+        info.model_name,
+        info.version,
+        info.run_id,
+    )
+
+
+@dataclass(frozen=True)
+class TargetDecision:
+    """The outcome of one promotion of a return/direction challenger."""
+
+    promoted: bool
+    reason: str
+    model_name: str
+    challenger_version: int
+    champion_version: int | None
+    losses: dict[str, float]
+
+
+def promote_target(
+    *, storage: Storage, symbol: str, interval: str, params: Params, tracking_uri: str | None = None
+) -> tuple[TargetDecision, str]:
+    """Promote the target's ``@challenger`` if it is no worse than the champion (see module)."""
+    from volcast.registry import CHALLENGER, CHAMPION
+    from volcast.registry.targets import record_target_promotion, target_alias, target_model_name
+
+    kind = params.target.kind
+    layout = Layout(symbol, interval)
+    predictions_path, meta_path = _paths(layout, kind)
+    name = target_model_name(symbol, interval, kind)
+    found = target_alias(symbol, interval, kind, CHALLENGER, tracking_uri=tracking_uri)
+    if found is None or not storage.exists(meta_path):
+        raise NotFoundError(
+            f"no @challenger of {name}: run `volcast train` with target.kind {kind} first",
+            symbol=symbol,
+            interval=interval,
+        )
+    version, tags = found
+    meta = storage.read_json(meta_path)
+    champion = target_alias(symbol, interval, kind, CHAMPION, tracking_uri=tracking_uri)
+    predictions = storage.read_parquet(predictions_path)
+    result = TargetBacktestResult(
+        kind=kind,
+        predictions=predictions,
+        metrics=pd.DataFrame(),
+        selected=str(meta["challenger"]),
+        best_baseline=tags.get("best_baseline", ""),
+        duration_seconds=0.0,
+        folds=pd.DataFrame(),
+    )
+    losses = window_losses(result, window_bars=params.promotion.window_bars)
+    challenger_loss = float(losses[result.selected])
+    baseline_loss = float(losses.get(result.best_baseline, np.inf))
+    loss_name = losses.name
+    champion_version = None if champion is None else champion[0]
+    champion_model = None if champion is None else champion[1].get("model")
+    if champion_version == version:
+        promoted, reason = False, f"v{version} is already @champion"
+    elif challenger_loss > baseline_loss:
+        promoted = False
+        reason = (
+            f"{loss_name} {challenger_loss:.6g} is worse than the best baseline "
+            f"{result.best_baseline}'s {baseline_loss:.6g}"
+        )
+    elif champion is None:
+        promoted, reason = True, f"no champion yet; {loss_name} {challenger_loss:.6g}"
+    elif champion_model in losses.index:
+        champion_loss = float(losses[champion_model])
+        limit = champion_loss * (1.0 - params.promotion.margin)
+        promoted = challenger_loss <= limit
+        verdict = "beats" if promoted else "does not beat"
+        reason = (
+            f"{loss_name} {challenger_loss:.6g} {verdict} champion v{champion_version} "
+            f"({champion_model}) {champion_loss:.6g} by margin {params.promotion.margin}"
+        )
+    else:
+        promoted = True
+        reason = f"champion's model {champion_model!r} is not a candidate any more"
+    window = params.promotion.window_bars
+    report = (
+        f"## Promotion {name} v{version}\n\n{'promoted' if promoted else 'rejected'}: {reason}\n\n"
+        f"{loss_name} on the last {window} out-of-sample bars:\n\n"
+        + "\n".join(f"- {m}: {v:.6g}" for m, v in losses.items())
+        + "\n"
+    )
+    report_path = f"reports/promotion/{layout.slug}_{interval}_{kind}.md"
+    storage.write_bytes(report_path, report.encode("utf-8"))
+    with tempfile.TemporaryDirectory(prefix="volcast-promote-") as tmp:
+        local = Path(tmp) / "promotion.md"
+        local.write_text(report, encoding="utf-8")
+        record_target_promotion(
+            symbol=symbol,
+            interval=interval,
+            kind=kind,
+            version=version,
+            promoted=promoted,
+            reason=reason,
+            run_id=str(meta["run_id"]),
+            metrics={f"promotion_challenger_{loss_name}": challenger_loss},
+            report=local,
+            tracking_uri=tracking_uri,
+        )
+    decision = TargetDecision(
+        promoted=promoted,
+        reason=reason,
+        model_name=name,
+        challenger_version=version,
+        champion_version=version if promoted else champion_version,
+        losses={str(k): float(v) for k, v in losses.items()},
+    )
+    return decision, storage.url(report_path)
