@@ -217,6 +217,20 @@ class TrainParams(_Section):
     )
 
 
+class TradingParams(_Section):
+    """Paper-trading backtests of the return and direction forecasts (SPEC 20)."""
+
+    cost_bps: float = Field(default=1.0, ge=0.0, description="Cost per unit traded, in bp")
+    slippage_bps: float = Field(default=0.5, ge=0.0, description="Slippage per unit traded, bp")
+    band: float = Field(
+        default=0.0, ge=0.0, lt=0.5, description="Trade direction only beyond 0.5 +/- band"
+    )
+    return_band: float = Field(
+        default=0.0, ge=0.0, description="Trade returns only beyond +/- this log return"
+    )
+    allow_short: bool = True
+
+
 class PromotionParams(_Section):
     """Champion/challenger promotion (SPEC 10)."""
 
@@ -322,6 +336,7 @@ class Params(_Section):
     profile: ProfileParams = ProfileParams()
     train: TrainParams = TrainParams()
     promotion: PromotionParams = PromotionParams()
+    trading: TradingParams = TradingParams()
     monitoring: MonitoringParams = MonitoringParams()
     instruments: tuple[InstrumentParams, ...] = Field(
         default=(),

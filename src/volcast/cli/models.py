@@ -25,6 +25,7 @@ from volcast.cli.options import (
     SourceOpt,
     StaleOpt,
     SymbolOpt,
+    TargetOpt,
     TsColOpt,
     TsFmtOpt,
     TzOpt,
@@ -48,13 +49,14 @@ def train(
     interval: IntervalOpt = None,
     config: ConfigOpt = None,
     force: ForceOpt = False,
+    target: TargetOpt = None,
 ) -> None:
     """Backtest every candidate, fit the best, log it to MLflow and register it as @challenger.
 
     Skipped when the dataset, the training parameters and the code are unchanged since the
     last registered challenger (--force retrains anyway).
     """
-    run(Options(config, symbol, interval, force=force), ("train",))
+    run(Options(config, symbol, interval, force=force, target=target), ("train",))
 
 
 @app.command()
@@ -72,27 +74,32 @@ def backtest(
     max_staleness: StaleOpt = None,
     output: OutputOpt = None,
     all_models: AllModelsOpt = False,
+    target: TargetOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Walk-forward backtest of every candidate; prints the metrics table.
 
     With --source/--path the data is ingested, gated and featurised first. --output writes
     the selected model's forecast for every out-of-sample bar (--all-models: every model's).
+    --target return|direction backtests the next bar's return or direction instead of its
+    variance, with a paper-trading backtest against buy-and-hold.
     """
     if all_models and output is None:
         raise ConfigError("--all-models needs --output FILE.csv: it selects which rows to write")
     spec = SourceSpec(
         source, path, timestamp_column, timestamp_format, skip_rows, source_timezone, file_format
     )
-    options = Options(config, symbol, interval, spec, max_staleness)
+    options = Options(config, symbol, interval, spec, max_staleness, target=target)
     if output is not None:
         check_output(output)  # before any work: a bad path fails at once
+    options.context()  # a bad --target fails before any work too
     result = run(options, backtest_order(spec))
     if output is not None:
         from volcast.evaluation.backtest import BacktestResult
+        from volcast.evaluation.target_backtest import TargetBacktestResult
 
         bt = result.results["backtest"]
-        assert isinstance(bt, BacktestResult)
+        assert isinstance(bt, BacktestResult | TargetBacktestResult)
         rows = export_predictions(bt, output, all_models=all_models)
         which = "every model" if all_models else bt.selected
         console.print(f"  predictions: {output.resolve()} ({rows} rows, {which})")
@@ -104,12 +111,13 @@ def promote(
     symbol: SymbolOpt = None,
     interval: IntervalOpt = None,
     config: ConfigOpt = None,
+    target: TargetOpt = None,
 ) -> None:
     """Promote @challenger to @champion if it beats the champion on the same recent window.
 
     Exits 9 when the challenger is rejected (the champion stays; the reason is recorded).
     """
-    if run(Options(config, symbol, interval), ("promote",)).rejected:
+    if run(Options(config, symbol, interval, target=target), ("promote",)).rejected:
         raise typer.Exit(code=REJECTED_EXIT_CODE)
 
 
@@ -129,10 +137,13 @@ def pipeline(
     config: ConfigOpt = None,
     force: ForceOpt = False,
     all_instruments: AllInstrumentsOpt = False,
+    target: TargetOpt = None,
 ) -> None:
     """Run every stage in order: ingest -> validate -> features -> train -> promote.
 
-    Runs on the embedded synthetic sample by default. A rejected challenger is a normal
+    Runs on the embedded synthetic sample by default. With --target return|direction (or
+    target.kind in params.yaml) train and promote that target's registered model
+    (volcast-<slug>-<interval>-<target>). A rejected challenger is a normal
     outcome here (the champion stays), reported but not an error. --all runs every series
     of params.yaml's instruments: in turn; a failing series is reported and the others still
     run (exit 1 at the end when any failed).
@@ -149,7 +160,8 @@ def pipeline(
     spec = SourceSpec(
         source, path, timestamp_column, timestamp_format, skip_rows, source_timezone, file_format
     )
-    result = run(Options(config, symbol, interval, spec, max_staleness, force), PIPELINE)
+    options = Options(config, symbol, interval, spec, max_staleness, force, target=target)
+    result = run(options, PIPELINE)
     times = ", ".join(f"{stage} {sec:.1f} s" for stage, sec in result.seconds.items())
     console.print(f"stage times: {times}")
     data_dir = get_settings().data_dir

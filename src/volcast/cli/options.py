@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from volcast.config import load_params
+from volcast.config import TargetParams, load_params
+from volcast.errors import ConfigError
 from volcast.pipeline.run import RunContext, SourceSpec, parse_staleness
 
 ConfigOpt = Annotated[
@@ -76,6 +77,15 @@ OutputOpt = Annotated[
         "timestamp,forecast_variance,realized_variance,model (SPEC contract).",
     ),
 ]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        help="What to forecast: variance (default: params.yaml target.kind), return (the next "
+        "bar's log return; --output columns timestamp,forecast_return,realized_return,model) "
+        "or direction (P(next close up); timestamp,probability_up,outcome,model).",
+    ),
+]
 AllModelsOpt = Annotated[
     bool,
     typer.Option(
@@ -118,11 +128,27 @@ class Options:
     source: SourceSpec = field(default_factory=SourceSpec)
     max_staleness: str | None = None
     force: bool = False
+    target: str | None = None
+    """``--target``: overrides ``target.kind`` of the parameters."""
 
     def context(self) -> RunContext:
         """The run context: parameters loaded, series and staleness validated."""
+        params = load_params(self.config)
+        if self.target is not None:
+            kinds = ("variance", "return", "direction")
+            if self.target not in kinds:
+                raise ConfigError(
+                    f"--target {self.target!r} is not a target; choose one of {', '.join(kinds)}"
+                )
+            try:
+                target = TargetParams.model_validate(
+                    {**params.target.model_dump(), "kind": self.target}
+                )
+            except ValueError as exc:
+                raise ConfigError(f"--target {self.target}: {exc}") from exc
+            params = params.model_copy(update={"target": target})
         return RunContext.from_settings(
-            params=load_params(self.config),
+            params=params,
             symbol=self.symbol,
             interval=self.interval,
             source=self.source,

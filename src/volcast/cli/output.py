@@ -138,6 +138,8 @@ class ConsoleObserver:
             _print_features(result)
         elif isinstance(result, tuple):
             _print_promote(result[0], result[1])
+        elif _print_target(stage, series, result):
+            pass
         elif stage == "backtest":
             from volcast.evaluation.backtest import BacktestResult
 
@@ -214,6 +216,25 @@ def _print_features(result: stages.FeaturesResult) -> None:
     console.print(f"  dataset: {result.dataset_path}")
     if result.profile_path:
         console.print(f"  profile: {result.profile_path}")
+
+
+def _print_target(stage: Stage, series: object, result: StageResult) -> bool:
+    """Print a return/direction backtest or training result; False for anything else."""
+    from volcast.cli.target_output import print_target_backtest
+    from volcast.evaluation.target_backtest import TargetBacktestResult
+    from volcast.pipeline.targets import TargetTrainResult
+
+    if isinstance(result, TargetBacktestResult):
+        print_target_backtest(result, f"walk-forward backtest {series} ({result.kind})")
+        return True
+    if isinstance(result, TargetTrainResult):
+        print_target_backtest(result.backtest, f"walk-forward backtest {series} ({result.kind})")
+        console.print(
+            f"train {series}: challenger [bold]{result.challenger}[/] registered as "
+            f"{result.model_name} v{result.version} (@challenger), run {result.run_id}"
+        )
+        return True
+    return False
 
 
 def _print_promote(decision: PromotionDecision, report: str) -> None:

@@ -90,7 +90,9 @@ def target_rows(dataset: pd.DataFrame, feature_names: Sequence[str] | None) -> p
     return labelled_rows(dataset, feature_names)
 
 
-def score(kind: str, forecast: np.ndarray, frame: pd.DataFrame, floor: np.ndarray) -> dict[str, float]:
+def score(
+    kind: str, forecast: np.ndarray, frame: pd.DataFrame, floor: np.ndarray
+) -> dict[str, float]:
     """The metrics of one model's forecasts on the rows of ``frame`` (realized values).
 
     ``floor`` is the expanding base rate known before each row (direction) for the Brier
@@ -149,7 +151,11 @@ def walk_forward_target(
             if progress is not None:
                 progress(name, i + 1, len(starts))
     test = frame.iloc[starts[0] :]
-    floor = expanding_base_rate(y.to_numpy(dtype="float64"))[starts[0] :]
+    floor = (
+        expanding_base_rate(y.to_numpy(dtype="float64"))[starts[0] :]
+        if kind == "direction"
+        else np.zeros(n - starts[0])
+    )
     rows = []
     for name in names:
         f = forecasts[name][starts[0] :]
@@ -164,15 +170,17 @@ def walk_forward_target(
                         else test[NEXT_RETURN].to_numpy()
                     ),
                     "model": name,
-                    **({"realized_return": test[NEXT_RETURN].to_numpy()} if kind == "direction" else {}),
+                    **(
+                        {"realized_return": test[NEXT_RETURN].to_numpy()}
+                        if kind == "direction"
+                        else {}
+                    ),
                     CLOSE: test[CLOSE].to_numpy(),
                 }
             )
         )
     predictions = pd.concat(rows, ignore_index=True)
-    table = {
-        name: score(kind, forecasts[name][starts[0] :], test, floor) for name in names
-    }
+    table = {name: score(kind, forecasts[name][starts[0] :], test, floor) for name in names}
     metrics = pd.DataFrame.from_dict(table, orient="index")
     metrics.index.name = "model"
     metrics["seconds"] = pd.Series(seconds)
@@ -216,7 +224,7 @@ def window_losses(result: TargetBacktestResult, *, window_bars: int) -> pd.Serie
         r = group[REALIZED_COLUMN[result.kind]].to_numpy(dtype="float64")
         out[str(name)] = float(np.mean((f - r) ** 2))
     # Brier (direction) and MSE (return) are both mean squared errors
-    return pd.Series(out, name=PRIMARY[result.kind])
+    return pd.Series(out, name="brier" if result.kind == "direction" else "mse")
 
 
 def fit_final_target(

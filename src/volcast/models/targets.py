@@ -5,7 +5,7 @@ slice of the feature dataset, ``predict(X)`` one value per row) but predicts a l
 (``kind = "return"``) or the probability that the next bar closes up (``kind = "direction"``).
 
 Baselines: ``zero`` (a zero return: the random walk, whose implied next close is this close);
-``base_rate`` (the share of up bars in the training rows) and ``logistic`` (a logistic
+``base_rate`` (the share of up bars known before each bar, expanding) and ``logistic`` (a logistic
 regression on the last :data:`~volcast.features.builder.RETURN_LAGS` log returns).
 
 Learned: ``lightgbm_return`` and ``lightgbm_direction``. Each fits its booster on the head of
@@ -36,6 +36,7 @@ from sklearn.linear_model import LogisticRegression
 from volcast.config import TrainParams
 from volcast.errors import ConfigError, ModelError
 from volcast.models.base import LOG_RETURN_COLUMN, feature_columns, require_columns
+from volcast.schemas import TIMESTAMP
 
 TargetKind = Literal["return", "direction"]
 
@@ -92,18 +93,40 @@ class ZeroReturnModel(TargetModel):
 
 
 class BaseRateModel(TargetModel):
-    """The share of up bars among the training rows, for every row (the majority class's
-    calibrated form: its Brier score is the base rate's)."""
+    """The share of up bars known before each bar: the expanding base rate.
+
+    ``fit`` counts the up moves among the training labels; ``predict`` adds the up moves seen
+    in ``X`` after the training rows (a row's ``log_return`` is the previous row's outcome),
+    so on a walk-forward it is the expanding base rate at every bar, the floor the issue
+    sets for a direction model. On a single row (serving) it is the training rate.
+    Sequential: it reads the rows before each forecast.
+    """
 
     name: ClassVar[str] = "base_rate"
     kind: ClassVar[TargetKind] = "direction"
+    sequential: ClassVar[bool] = True
 
     def fit(self, X: pd.DataFrame, y: pd.Series) -> Self:
-        self.rate_ = float(np.mean(_labels(X, y, model=self.name)))
+        labels = _labels(X, y, model=self.name)
+        self.ups_ = float(np.sum(labels))
+        self.n_ = float(len(labels))
+        self.rate_ = self.ups_ / self.n_
+        self.last_ = X[TIMESTAMP].iloc[-1] if TIMESTAMP in X.columns else None
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return np.full(len(X), float(_clip_probability(np.array([self.rate_]))[0]))
+        ups = np.full(len(X), self.ups_)
+        n = np.full(len(X), self.n_)
+        if self.last_ is not None and TIMESTAMP in X.columns and LOG_RETURN_COLUMN in X.columns:
+            later = (X[TIMESTAMP] > self.last_).to_numpy()
+            # the first later row's return is the last training row's label: counted already
+            first = int(np.argmax(later)) if later.any() else len(X)
+            known = np.zeros(len(X))
+            known[first + 1 :] = 1.0
+            up = (X[LOG_RETURN_COLUMN].to_numpy(dtype="float64") > 0.0) * known
+            ups = ups + np.cumsum(up)
+            n = n + np.cumsum(known)
+        return _clip_probability(ups / n)
 
 
 def return_lag_columns() -> list[str]:
@@ -253,18 +276,19 @@ class LightGbmDirectionModel(_HeldOutBooster):
     """LightGBM binary classifier of an up move, Platt-calibrated on the held-out tail.
 
     Without signal on the tail (a Platt slope that is not positive with t >= :data:`MIN_T`)
-    the forecast is the base rate of the training rows.
+    the forecast is the expanding base rate (:class:`BaseRateModel`).
     """
 
     name: ClassVar[str] = "lightgbm_direction"
     kind: ClassVar[TargetKind] = "direction"
+    sequential: ClassVar[bool] = True  # its no-signal forecast is the expanding base rate
 
     def fit(self, X: pd.DataFrame, y: pd.Series) -> Self:
         labels = _labels(X, y, model=self.name)
         columns = self._columns(X)
         require_columns(X, columns, model=self.name)
         self.columns_ = columns
-        self.rate_ = float(np.mean(labels))
+        self.base_ = BaseRateModel().fit(X, y)
         cut = self._split(X, labels)
         head = slice(0, max(cut - 1, 1))
         self.platt_: tuple[float, float] | None = None
@@ -288,7 +312,7 @@ class LightGbmDirectionModel(_HeldOutBooster):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         if self.platt_ is None:
-            return _clip_probability(np.full(len(X), self.rate_))
+            return self.base_.predict(X)
         a, b = self.platt_
         return _clip_probability(1.0 / (1.0 + np.exp(-(a + b * self._log_odds(X)))))
 

@@ -27,7 +27,9 @@ from volcast.storage import Storage, atomic_write, storage_from_settings
 if TYPE_CHECKING:
     from volcast.evaluation.backtest import BacktestResult
     from volcast.evaluation.promotion import PromotionDecision
+    from volcast.evaluation.target_backtest import TargetBacktestResult
     from volcast.pipeline import stages
+    from volcast.pipeline.targets import TargetDecision, TargetTrainResult
     from volcast.pipeline.training import TrainResult
     from volcast.sources import Source
 
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
         | BacktestResult
         | TrainResult
         | tuple[PromotionDecision, str]
+        | TargetBacktestResult
+        | TargetTrainResult
+        | tuple[TargetDecision, str]
     )
 
 Stage = Literal["ingest", "validate", "features", "backtest", "train", "promote"]
@@ -189,13 +194,18 @@ def _run_one(stage: Stage, ctx: RunContext, observer: Observer) -> StageResult:
             max_staleness=ctx.max_staleness,
         )
     if stage == "features":
+        # the stored dataset is the variance one whatever target.kind is: the variance model,
+        # serving and the stream worker read it; the other targets build theirs in memory
+        target = ctx.params.target.model_copy(update={"kind": "variance"})
         return stages.features(
             storage=ctx.storage,
             symbol=symbol,
             interval=interval,
-            params=ctx.params,
+            params=ctx.params.model_copy(update={"target": target}),
             progress=observer.progress,
         )
+    if ctx.params.target.kind != "variance":
+        return _run_target(stage, ctx, observer)
     # The model stages import the modelling stack (seconds): only when they run.
     from volcast.pipeline import training
 
@@ -218,6 +228,37 @@ def _run_one(stage: Stage, ctx: RunContext, observer: Observer) -> StageResult:
             force=ctx.force,
         )
     return training.promote(
+        storage=ctx.storage,
+        symbol=symbol,
+        interval=interval,
+        params=ctx.params,
+        tracking_uri=ctx.tracking_uri,
+    )
+
+
+def _run_target(stage: Stage, ctx: RunContext, observer: Observer) -> StageResult:
+    """The model stages of a return or direction target (:mod:`volcast.pipeline.targets`)."""
+    from volcast.pipeline import targets
+
+    symbol, interval = ctx.series.symbol, ctx.series.interval
+    if stage == "backtest":
+        return targets.run_target_backtest(
+            storage=ctx.storage,
+            symbol=symbol,
+            interval=interval,
+            params=ctx.params,
+            progress=observer.fold,
+        )
+    if stage == "train":
+        return targets.train_target(
+            storage=ctx.storage,
+            symbol=symbol,
+            interval=interval,
+            params=ctx.params,
+            progress=observer.fold,
+            tracking_uri=ctx.tracking_uri,
+        )
+    return targets.promote_target(
         storage=ctx.storage,
         symbol=symbol,
         interval=interval,
@@ -265,13 +306,24 @@ PREDICTION_COLUMNS = ["timestamp", "forecast_variance", "realized_variance", "mo
 """The ``backtest --output`` CSV columns (SPEC contract)."""
 
 
-def export_predictions(result: BacktestResult, output: Path, *, all_models: bool = False) -> int:
+def export_predictions(
+    result: BacktestResult | TargetBacktestResult, output: Path, *, all_models: bool = False
+) -> int:
     """Write the ``--output`` CSV atomically and return its row count.
 
     One row per out-of-sample bar with the selected model's forecast (``model`` names it);
-    with ``all_models`` every candidate's rows, model after model.
+    with ``all_models`` every candidate's rows, model after model. A return or direction
+    backtest writes its target's columns
+    (:data:`~volcast.evaluation.target_backtest.OUTPUT_COLUMNS`).
     """
-    frame = result.predictions[PREDICTION_COLUMNS]
+    from volcast.evaluation.backtest import BacktestResult
+
+    if isinstance(result, BacktestResult):
+        frame = result.predictions[PREDICTION_COLUMNS]
+    else:
+        from volcast.evaluation.target_backtest import OUTPUT_COLUMNS
+
+        frame = result.predictions[OUTPUT_COLUMNS[result.kind]]
     if not all_models:
         frame = frame[frame["model"] == result.selected]
     text = frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ")

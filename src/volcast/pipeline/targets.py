@@ -30,10 +30,9 @@ from volcast.evaluation.target_backtest import (
 )
 from volcast.evaluation.target_trading import trading_backtest
 from volcast.features import FeatureBuilder, build_dataset, resolve_target
-from volcast.storage import Storage, content_hash
 from volcast.quality import clean_bars
 from volcast.series import Layout
-
+from volcast.storage import Storage, content_hash
 
 ModelProgress = Callable[[str, int, int], None]
 
@@ -54,7 +53,9 @@ class TargetDataset:
     params: Params
 
 
-def target_dataset(storage: Storage, *, symbol: str, interval: str, params: Params) -> TargetDataset:
+def target_dataset(
+    storage: Storage, *, symbol: str, interval: str, params: Params
+) -> TargetDataset:
     """The dataset of ``params.target.kind`` from the stored curated bars."""
     layout = Layout(symbol, interval)
     if not storage.exists(layout.curated_bars):

@@ -36,8 +36,8 @@ from volcast.registry.tracking import (
     client,
     configure,
     git_commit,
-    model_name,
     mlflow_errors,
+    model_name,
 )
 
 OUTPUT_COLUMN = {"direction": "probability_up", "return": "forecast_return"}
@@ -228,9 +228,7 @@ def record_target_promotion(
         now = int(time.time() * 1000)
         mlflow_client.log_batch(
             run_id,
-            metrics=[
-                Metric(k, float(v), now, 0) for k, v in metrics.items() if np.isfinite(v)
-            ],
+            metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items() if np.isfinite(v)],
             tags=[RunTag(k, v) for k, v in tags.items()],
         )
         for key, value in tags.items():
