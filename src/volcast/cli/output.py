@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from volcast.evaluation.promotion import PromotionDecision
     from volcast.pipeline import stages
     from volcast.pipeline.run import RunContext, Stage, StageResult
+    from volcast.pipeline.targets import TargetDecision
 
 # Outside a terminal (CI logs, pipes) Rich would wrap at 80 columns: tables need more.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -137,7 +138,7 @@ class ConsoleObserver:
         elif isinstance(result, stages.FeaturesResult):
             _print_features(result)
         elif isinstance(result, tuple):
-            _print_promote(result[0], result[1])
+            _print_promote(result[0], result[1])  # a variance or a target decision
         elif _print_target(stage, series, result):
             pass
         elif stage == "backtest":
@@ -237,7 +238,7 @@ def _print_target(stage: Stage, series: object, result: StageResult) -> bool:
     return False
 
 
-def _print_promote(decision: PromotionDecision, report: str) -> None:
+def _print_promote(decision: PromotionDecision | TargetDecision, report: str) -> None:
     verdict = "[bold green]promoted[/]" if decision.promoted else "[bold yellow]rejected[/]"
     console.print(
         f"promote {decision.model_name} v{decision.challenger_version}: {verdict}: "

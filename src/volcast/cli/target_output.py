@@ -50,7 +50,7 @@ def _table(
     frame: pd.DataFrame, columns: list[tuple[str, str, str]], title: str, bold: str
 ) -> Table:
     table = Table(title=title)
-    table.add_column(frame.index.name or "model")
+    table.add_column(str(frame.index.name or "model"))
     present = [c for c in columns if c[0] in frame.columns]
     for _, label, _ in present:
         table.add_column(label, justify="right")

@@ -42,7 +42,7 @@ def strategy_results(
     for name, group in result.predictions.groupby("model", sort=False):
         frame = group.set_index(TIMESTAMP)
         log_return = frame["realized_return"].astype("float64")
-        asset = np.expm1(log_return).rename("asset_return")
+        asset = pd.Series(np.expm1(log_return.to_numpy()), index=frame.index, name="asset")
         forecast = frame[column].astype("float64")
         if result.kind == "direction":
             positions = positions_from_probability(

@@ -360,8 +360,8 @@ def build_dataset(
     rows a NaN target; callers drop them. A ``return`` or ``direction`` target
     (``target.kind``) also gets ``close`` and ``next_return`` (not features; see
     :func:`~volcast.features.target.build_kind_target`). The feature names and warm-up are
-    the builder's (:attr:`FeatureBuilder.feature_names`, :attr:`FeatureBuilder.warmup_bars`). The index is
-    a fresh RangeIndex.
+    the builder's (:attr:`FeatureBuilder.feature_names`, :attr:`FeatureBuilder.warmup_bars`).
+    The index is a fresh RangeIndex.
 
     A ``target`` whose floor is still data-driven (``floor_source: quantile``) is resolved
     on ``bars`` first (:func:`~volcast.features.target.resolve_target`); serving passes the

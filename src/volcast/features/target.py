@@ -106,8 +106,7 @@ CLOSE = "close"
 def next_log_return(bars: pd.DataFrame) -> pd.Series:
     """``log(close[t+1] / close[t])`` on row ``t``; NaN on the last row (not yet closed)."""
     close = bars["close"].astype("float64")
-    out = np.log(close.shift(-1) / close)
-    out.name = NEXT_RETURN
+    out = pd.Series(np.log(close.shift(-1) / close), index=bars.index, name=NEXT_RETURN)
     return out
 
 

@@ -306,7 +306,8 @@ class LightGbmDirectionModel(_HeldOutBooster):
         return self
 
     def _log_odds(self, X: pd.DataFrame) -> np.ndarray:
-        p = _clip_probability(self.booster_.predict_proba(X[self.columns_])[:, 1])
+        proba = np.asarray(self.booster_.predict_proba(X[self.columns_]), dtype="float64")
+        p = _clip_probability(proba[:, 1])
         out: np.ndarray = np.log(p / (1 - p))
         return out
 

@@ -284,7 +284,7 @@ def promote_target(
         )
     elif champion is None:
         promoted, reason = True, f"no champion yet; {loss_name} {challenger_loss:.6g}"
-    elif champion_model in losses.index:
+    elif champion_model is not None and champion_model in losses.index:
         champion_loss = float(losses[champion_model])
         limit = champion_loss * (1.0 - params.promotion.margin)
         promoted = challenger_loss <= limit
