@@ -62,6 +62,40 @@ class PredictRequest(_Request):
             "Without features only the latest stored bar is accepted (400 otherwise)"
         ),
     )
+    target: Literal["variance", "return", "direction"] = Field(
+        default="variance",
+        description=(
+            "What to forecast: variance (default), return (the next bar's log return and the "
+            "implied close) or direction (the calibrated probability of an up close); return "
+            "and direction answer from the latest stored bars only"
+        ),
+    )
+
+
+class TargetPredictResponse(BaseModel):
+    """A next-bar return or direction forecast (``target`` return or direction)."""
+
+    symbol: str
+    interval: str
+    target: Literal["return", "direction"]
+    as_of: datetime = Field(description="Bar the forecast is made at")
+    target_time: datetime = Field(description="Start of the bar forecast (as_of + interval)")
+    horizon: int = 1
+    probability_up: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="direction: probability that the next bar closes above close",
+    )
+    forecast_return: float | None = Field(
+        default=None, description="return: forecast log return of the next close over close"
+    )
+    close: float = Field(description="Close of the as_of bar")
+    implied_close: float | None = Field(
+        default=None, description="return: close * exp(forecast_return)"
+    )
+    model: ModelRef
+    synthetic: bool = Field(description="Whether the stored bars are synthetic (sample source)")
 
 
 class BatchRequest(_Request):

@@ -11,10 +11,12 @@ export (:mod:`.export`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -37,6 +39,9 @@ from volcast.serving.forecast import (
 )
 from volcast.serving.readiness import Readiness, readiness
 from volcast.serving.scoring import refuse_sequential, score_at, score_features
+
+if TYPE_CHECKING:
+    from volcast.serving.targets import TargetForecaster
 from volcast.serving.settings import ServingSettings
 from volcast.storage import Storage
 
@@ -95,6 +100,16 @@ class ForecastService:
         return self.refresh_models(force=True), refreshed
 
     # ----- forecasts ----------------------------------------------------------------------------
+
+    @functools.cached_property
+    def targets(self) -> TargetForecaster:
+        """The return and direction champions (loaded on first use; SPEC 20)."""
+        from volcast.config import get_settings
+        from volcast.serving.targets import TargetForecaster, registry_loader
+
+        uri = getattr(self.loader, "tracking_uri", None) or get_settings().tracking_uri()
+        load, resolve = registry_loader(uri)
+        return TargetForecaster(catalog=self.catalog, load=load, resolve=resolve)
 
     def forecast(self, request: ForecastRequest) -> Forecast:
         """The forecast asked for (see :meth:`forecast_many`)."""

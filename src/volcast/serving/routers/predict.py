@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from volcast.errors import BadRequestError
 from volcast.serving.deps import ServiceDep
 from volcast.serving.forecast import Forecast, ForecastRequest
 from volcast.serving.routers.common import ERRORS, model_ref
@@ -12,9 +13,12 @@ from volcast.serving.schemas import (
     BatchRequest,
     BatchResponse,
     DriftFlags,
+    ModelRef,
     PredictRequest,
     PredictResponse,
+    TargetPredictResponse,
 )
+from volcast.serving.targets import TargetForecast
 
 router = APIRouter(tags=["predict"])
 
@@ -60,14 +64,50 @@ def _response(forecast: Forecast) -> PredictResponse:
     )
 
 
+def _target_response(forecast: TargetForecast) -> TargetPredictResponse:
+    model = forecast.model
+    direction = forecast.kind == "direction"
+    return TargetPredictResponse(
+        symbol=forecast.series.symbol,
+        interval=forecast.series.interval,
+        target="direction" if direction else "return",
+        as_of=forecast.as_of.to_pydatetime(),
+        target_time=forecast.target_time.to_pydatetime(),
+        probability_up=forecast.value if direction else None,
+        forecast_return=None if direction else forecast.value,
+        close=forecast.close,
+        implied_close=None if direction else forecast.implied_close,
+        model=ModelRef(
+            name=model.name, version=model.version, alias=model.alias, run_id=model.run_id
+        ),
+        synthetic=forecast.synthetic,
+    )
+
+
 @router.post(
     "/predict",
-    response_model=PredictResponse,
-    summary="Forecast next-bar variance and volatility",
+    response_model=PredictResponse | TargetPredictResponse,
+    summary="Forecast next-bar variance and volatility (or return, or direction)",
     responses=ERRORS,
 )
-async def predict(request: PredictRequest, service: ServiceDep) -> PredictResponse:
-    """By symbol from the latest stored bars (omit ``features``), or from explicit features."""
+async def predict(
+    request: PredictRequest, service: ServiceDep
+) -> PredictResponse | TargetPredictResponse:
+    """By symbol from the latest stored bars (omit ``features``), or from explicit features.
+
+    ``"target": "direction"`` answers the calibrated probability of an up close of the next
+    bar, ``"return"`` its log return and the implied close (latest stored bars only).
+    """
+    if request.target != "variance":
+        if request.features is not None or request.as_of is not None:
+            raise BadRequestError(
+                f"target {request.target!r} forecasts from the latest stored bars only: omit "
+                "features and as_of",
+                symbol=request.symbol,
+            )
+        return _target_response(
+            service.targets.forecast(request.symbol, request.interval, request.target)
+        )
     return _response(service.forecast(_request(request)))
 
 
@@ -79,5 +119,11 @@ async def predict(request: PredictRequest, service: ServiceDep) -> PredictRespon
 )
 async def predict_batch(batch: BatchRequest, service: ServiceDep) -> BatchResponse:
     """Answers every item in order; the first bad item fails the batch and is named."""
+    for index, item in enumerate(batch.items):
+        if item.target != "variance":
+            raise BadRequestError(
+                f"item {index}: target {item.target!r} is answered by POST /predict only; "
+                "batches forecast variance"
+            )
     forecasts = service.forecast_many([_request(item) for item in batch.items])
     return BatchResponse(items=[_response(forecast) for forecast in forecasts])
