@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[str, str, str], LoadedTargetModel]
+Loader = Callable[[str, str, str], "LoadedTargetModel"]
 """``load(symbol, interval, kind)`` -> the champion of that target."""
 Resolver = Callable[[str, str, str], int | None]
 """``resolve(symbol, interval, kind)`` -> the champion's version (None when unset)."""
