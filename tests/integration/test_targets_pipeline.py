@@ -1,0 +1,107 @@
+"""The direction and return targets end to end: CLI backtest contract, pipeline, serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from volcast.cli import app
+from volcast.serving.app import create_app, default_service
+from volcast.serving.settings import ServingSettings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+runner = CliRunner()
+PARAMS = """\
+sample:
+  n_bars: 1400
+profile:
+  enabled: false
+train:
+  min_train_bars: 400
+  refit_every: 400
+promotion:
+  window_bars: 200
+"""
+
+
+def _invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_direction_pipeline_serves_probabilities_and_backtests_write_the_contract(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "params.yaml").write_text(PARAMS)
+    out = _invoke("pipeline", "--target", "direction")
+    assert "volcast-eurusd-1h-direction v1" in out
+    assert "promoted" in out
+    assert "buy_and_hold" in out  # the trading backtest is printed
+
+    # the CLI output contract of both targets, from the stored bars
+    for kind, columns in (
+        ("direction", ["timestamp", "probability_up", "outcome", "model"]),
+        ("return", ["timestamp", "forecast_return", "realized_return", "model"]),
+    ):
+        csv = tmp_path / f"{kind}.csv"
+        printed = _invoke("backtest", "--target", kind, "--output", str(csv))
+        frame = pd.read_csv(csv)
+        assert list(frame.columns) == columns
+        assert frame["model"].nunique() == 1 and frame["model"].iloc[0] in printed
+        assert frame["timestamp"].is_unique and len(frame) > 500
+        if kind == "direction":
+            assert frame["probability_up"].between(0, 1).all()
+            assert set(frame["outcome"]) <= {0, 1}
+        else:
+            assert np.isfinite(frame["realized_return"]).all()
+    bad = runner.invoke(app, ["backtest", "--target", "price", "--output", str(tmp_path / "x.csv")])
+    assert bad.exit_code != 0 and "--target 'price'" in bad.output
+    assert not (tmp_path / "x.csv").exists()
+
+    # serve the direction champion the pipeline promoted
+    storage_root = data_dir
+    from volcast.storage import Storage
+
+    service_app = create_app(
+        service_factory=lambda: default_service(
+            settings=ServingSettings(), storage=Storage(storage_root)
+        ),
+        poll=False,
+    )
+    with TestClient(service_app, raise_server_exceptions=False) as client:
+        answer = client.post("/predict", json={"symbol": "EUR/USD", "target": "direction"})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert 0.0 <= body["probability_up"] <= 1.0
+        assert body["model"]["name"] == "volcast-eurusd-1h-direction"
+        assert body["model"]["alias"] == "champion"
+        assert body["target_time"] > body["as_of"]
+        bad_target = client.post("/predict", json={"symbol": "EUR/USD", "target": "up"})
+        assert bad_target.status_code == 422 and "target" in bad_target.text
+        missing = client.post("/predict", json={"symbol": "EUR/USD", "target": "return"})
+        assert missing.status_code == 503 and "return" in missing.json()["detail"]
+        with_features = client.post(
+            "/predict", json={"symbol": "EUR/USD", "target": "direction", "features": {"a": 1.0}}
+        )
+        assert with_features.status_code == 400
+
+    # the return target through train and promote, served with its implied close
+    _invoke("train", "--target", "return")
+    assert "promoted" in _invoke("promote", "--target", "return")
+    with TestClient(service_app, raise_server_exceptions=False) as client:
+        answer = client.post("/predict", json={"symbol": "EUR/USD", "target": "return"})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["model"]["name"] == "volcast-eurusd-1h-return"
+        assert body["implied_close"] == pytest.approx(
+            body["close"] * np.exp(body["forecast_return"]), rel=1e-12
+        )
+        variance = client.post("/predict", json={"symbol": "EUR/USD"})
+        assert variance.status_code == 503  # no variance champion: the targets are separate
