@@ -54,15 +54,18 @@ def test_direction_pipeline_serves_probabilities_and_backtests_write_the_contrac
         printed = _invoke("backtest", "--target", kind, "--output", str(csv))
         frame = pd.read_csv(csv)
         assert list(frame.columns) == columns
-        assert frame["model"].nunique() == 1 and frame["model"].iloc[0] in printed
-        assert frame["timestamp"].is_unique and len(frame) > 500
+        assert frame["model"].nunique() == 1
+        assert frame["model"].iloc[0] in printed
+        assert frame["timestamp"].is_unique
+        assert len(frame) > 500
         if kind == "direction":
             assert frame["probability_up"].between(0, 1).all()
             assert set(frame["outcome"]) <= {0, 1}
         else:
             assert np.isfinite(frame["realized_return"]).all()
     bad = runner.invoke(app, ["backtest", "--target", "price", "--output", str(tmp_path / "x.csv")])
-    assert bad.exit_code != 0 and "--target 'price'" in bad.output
+    assert bad.exit_code != 0
+    assert "--target 'price'" in bad.output
     assert not (tmp_path / "x.csv").exists()
 
     # serve the direction champion the pipeline promoted
@@ -84,9 +87,11 @@ def test_direction_pipeline_serves_probabilities_and_backtests_write_the_contrac
         assert body["model"]["alias"] == "champion"
         assert body["target_time"] > body["as_of"]
         bad_target = client.post("/predict", json={"symbol": "EUR/USD", "target": "up"})
-        assert bad_target.status_code == 422 and "target" in bad_target.text
+        assert bad_target.status_code == 422
+        assert "target" in bad_target.text
         missing = client.post("/predict", json={"symbol": "EUR/USD", "target": "return"})
-        assert missing.status_code == 503 and "return" in missing.json()["detail"]
+        assert missing.status_code == 503
+        assert "return" in missing.json()["detail"]
         with_features = client.post(
             "/predict", json={"symbol": "EUR/USD", "target": "direction", "features": {"a": 1.0}}
         )

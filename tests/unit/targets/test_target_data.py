@@ -42,7 +42,8 @@ def test_a_variance_target_keeps_its_features_and_columns(bars: pd.DataFrame) ->
     assert TargetParams().kind == "variance"
     assert not any(n.startswith(("log_return_lag_", "ret_mean_")) for n in default.feature_names)
     data = build_dataset(bars, features=FEATURES, target=TargetParams(), interval="1h")
-    assert "next_return" not in data.columns and "close" not in data.columns
+    assert "next_return" not in data.columns
+    assert "close" not in data.columns
 
 
 def test_return_features_read_no_later_bar(bars: pd.DataFrame) -> None:
