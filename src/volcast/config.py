@@ -229,6 +229,9 @@ class TradingParams(_Section):
         default=0.0, ge=0.0, description="Trade returns only beyond +/- this log return"
     )
     allow_short: bool = True
+    max_leverage: float = Field(
+        default=2.0, gt=0.0, description="Variance target: cap of the vol-targeted position"
+    )
 
 
 class PromotionParams(_Section):

@@ -26,11 +26,13 @@ from volcast.cli.options import (
     StaleOpt,
     SymbolOpt,
     TargetOpt,
+    TradingOpt,
     TsColOpt,
     TsFmtOpt,
     TzOpt,
 )
 from volcast.cli.output import console, err_console
+from volcast.cli.target_output import print_variance_trading
 from volcast.config import get_settings, load_params
 from volcast.errors import ConfigError, VolcastError
 from volcast.pipeline.run import (
@@ -75,6 +77,7 @@ def backtest(
     output: OutputOpt = None,
     all_models: AllModelsOpt = False,
     target: TargetOpt = None,
+    trading: TradingOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Walk-forward backtest of every candidate; prints the metrics table.
@@ -82,7 +85,8 @@ def backtest(
     With --source/--path the data is ingested, gated and featurised first. --output writes
     the selected model's forecast for every out-of-sample bar (--all-models: every model's).
     --target return|direction backtests the next bar's return or direction instead of its
-    variance, with a paper-trading backtest against buy-and-hold.
+    variance, with a paper-trading backtest against buy-and-hold; for variance, --trading
+    adds a volatility-targeted position against constant exposure.
     """
     if all_models and output is None:
         raise ConfigError("--all-models needs --output FILE.csv: it selects which rows to write")
@@ -103,6 +107,8 @@ def backtest(
         rows = export_predictions(bt, output, all_models=all_models)
         which = "every model" if all_models else bt.selected
         console.print(f"  predictions: {output.resolve()} ({rows} rows, {which})")
+    if trading:
+        print_variance_trading(options, result)
 
 
 @app.command()

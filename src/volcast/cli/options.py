@@ -86,6 +86,14 @@ TargetOpt = Annotated[
         "or direction (P(next close up); timestamp,probability_up,outcome,model).",
     ),
 ]
+TradingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trading",
+        help="Variance target: also paper-trade a volatility-targeted position from the "
+        "selected model against constant exposure (costs from params.yaml trading:).",
+    ),
+]
 AllModelsOpt = Annotated[
     bool,
     typer.Option(

@@ -10,7 +10,9 @@ from rich.table import Table
 from volcast.cli.output import console
 
 if TYPE_CHECKING:
+    from volcast.cli.options import Options
     from volcast.evaluation.target_backtest import TargetBacktestResult
+    from volcast.pipeline.run import RunResult
 
 _COLUMNS = {
     "direction": [
@@ -82,3 +84,23 @@ def print_target_backtest(result: TargetBacktestResult, title: str) -> None:
         f"selected: [bold]{result.selected}[/] on {result.primary} (best baseline: "
         f"{result.best_baseline}), {result.duration_seconds:.1f} s"
     )
+
+
+def print_variance_trading(options: Options, result: RunResult) -> None:
+    """``backtest --trading`` of the variance target: vol targeting vs constant exposure."""
+    from volcast.evaluation.backtest import BacktestResult
+    from volcast.pipeline.targets import variance_trading
+
+    bt = result.results["backtest"]
+    if not isinstance(bt, BacktestResult):
+        return  # the return and direction backtests print their trading table already
+    context = options.context()
+    table = variance_trading(
+        storage=context.storage,
+        symbol=context.series.symbol,
+        interval=context.series.interval,
+        params=context.params,
+        result=bt,
+    )
+    title = "paper trading: volatility-targeted long vs constant exposure"
+    console.print(_table(table, _TRADING, title, f"vol_target_{bt.selected}"), soft_wrap=False)

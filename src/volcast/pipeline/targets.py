@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,9 @@ from volcast.features import FeatureBuilder, build_dataset, resolve_target
 from volcast.quality import clean_bars
 from volcast.series import Layout
 from volcast.storage import Storage, content_hash
+
+if TYPE_CHECKING:
+    from volcast.evaluation.backtest import BacktestResult
 
 ModelProgress = Callable[[str, int, int], None]
 
@@ -329,3 +333,35 @@ def promote_target(
         losses={str(k): float(v) for k, v in losses.items()},
     )
     return decision, storage.url(report_path)
+
+
+def variance_trading(
+    *, storage: Storage, symbol: str, interval: str, params: Params, result: BacktestResult
+) -> pd.DataFrame:
+    """Vol-targeted positions from a variance backtest's selected model (and best baseline)
+    against constant exposure, on the stored bars (``backtest --trading``).
+
+    The target variance is the mean realized variance of the rows before the first scored
+    bar, so nothing from the traded bars sets the position size.
+    """
+    from volcast.evaluation.target_trading import vol_target_table
+    from volcast.pipeline.stages import read_dataset
+
+    layout = Layout(symbol, interval)
+    bars = clean_bars(storage.read_parquet(layout.curated_bars), interval=interval)
+    close = bars["close"].astype("float64")
+    next_returns = pd.Series(
+        np.log(close.shift(-1) / close).to_numpy(), index=pd.DatetimeIndex(bars["timestamp"])
+    )
+    frame = read_dataset(storage, symbol=symbol, interval=interval).frame
+    first = result.predictions["timestamp"].min()
+    before = frame.loc[frame["timestamp"] < first, "target"].dropna()
+    models = list(dict.fromkeys([result.selected, *filter(None, [result.best_baseline])]))
+    return vol_target_table(
+        result.predictions,
+        models=[m for m in models if m],
+        next_returns=next_returns,
+        target_variance=float(before.mean()),
+        params=params.trading,
+        interval=interval,
+    )
