@@ -62,8 +62,8 @@ def test_vol_targeting_at_the_target_variance_is_constant_exposure() -> None:
         params=TradingParams(cost_bps=1.0),
         interval="1h",
     )
-    pd.testing.assert_series_equal(
-        table.loc["vol_target_har"], table.loc["constant_exposure"], check_names=False
+    np.testing.assert_array_equal(
+        table.loc[["vol_target_har"]].to_numpy(), table.loc[["constant_exposure"]].to_numpy()
     )
     doubled = vol_target_table(
         predictions.assign(forecast_variance=0.25e-4),
