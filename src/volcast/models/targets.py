@@ -207,6 +207,34 @@ def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return float(beta[0]), float(beta[1]), (float(beta[1]) / se if se > 0 else 0.0)
 
 
+def _halves(n: int) -> list[tuple[slice, slice]]:
+    """The two (fit, check) splits of ``n`` held-out rows: first half / second, and back."""
+    mid = n // 2
+    return [(slice(0, mid), slice(mid, n)), (slice(mid, n), slice(0, mid))]
+
+
+def _slope_validates(raw: np.ndarray, y: np.ndarray) -> bool:
+    """Whether a slope fitted on each half of the held-out rows beats a zero forecast (MSE)
+    on the other half: the signal must hold out of sample inside the tail itself."""
+    for fit, check in _halves(len(y)):
+        slope, _ = _slope_t(raw[fit], y[fit])
+        slope = min(max(slope, 0.0), 1.0)
+        if np.mean((y[check] - slope * raw[check]) ** 2) >= np.mean(y[check] ** 2):
+            return False
+    return True
+
+
+def _platt_validates(z: np.ndarray, y: np.ndarray, prior: np.ndarray) -> bool:
+    """Whether a Platt fit on each half of the held-out rows has a lower Brier score on the
+    other half than the base-rate forecast ``prior``."""
+    for fit, check in _halves(len(y)):
+        a, b, _ = _platt(z[fit], y[fit])
+        p = 1.0 / (1.0 + np.exp(-(a + max(b, 0.0) * z[check])))
+        if np.mean((p - y[check]) ** 2) >= np.mean((prior[check] - y[check]) ** 2):
+            return False
+    return True
+
+
 class _HeldOutBooster(TargetModel):
     """LightGBM on the head of the training rows, calibrated on the held-out tail."""
 
@@ -257,10 +285,10 @@ class LightGbmReturnModel(_HeldOutBooster):
         tail = labels[cut:]
         self.slope_, self.t_stat_ = 0.0, 0.0
         if len(tail) >= MIN_CALIBRATION_ROWS:
-            raw = self.booster_.predict(X[columns].iloc[cut:])
-            slope, t_stat = _slope_t(np.asarray(raw, dtype="float64"), tail)
+            raw = np.asarray(self.booster_.predict(X[columns].iloc[cut:]), dtype="float64")
+            slope, t_stat = _slope_t(raw, tail)
             self.t_stat_ = t_stat
-            if slope > 0 and t_stat >= MIN_T:
+            if slope > 0 and t_stat >= MIN_T and _slope_validates(raw, tail):
                 self.slope_ = min(slope, 1.0)
         return self
 
@@ -299,9 +327,12 @@ class LightGbmDirectionModel(_HeldOutBooster):
         self.booster_.fit(X[columns].iloc[head], labels[head].astype("int64"))
         tail = labels[cut:]
         if len(tail) >= MIN_CALIBRATION_ROWS:
-            a, b, t_stat = _platt(self._log_odds(X.iloc[cut:]), tail)
+            z = self._log_odds(X.iloc[cut:])
+            a, b, t_stat = _platt(z, tail)
             self.t_stat_ = t_stat
-            if b > 0 and t_stat >= MIN_T:
+            # the training rows' up-rate: it has seen the tail's labels, a stricter bar
+            prior = self.base_.predict(X)[cut:]
+            if b > 0 and t_stat >= MIN_T and _platt_validates(z, tail, prior):
                 self.platt_ = (a, b)
         return self
 
