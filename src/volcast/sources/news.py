@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import pandas as pd
-
 from volcast.errors import ConfigError, SourceError
 from volcast.sources.base import RawSink, discard_raw
 from volcast.sources.http import HttpSource
@@ -74,7 +72,3 @@ class NewsFeedSource(HttpSource):
                 status=status,
             ) from None
 
-
-def headline_frame(parsed: ParsedFeed) -> pd.DataFrame:
-    """The headlines of ``parsed`` sorted by publication time (a copy)."""
-    return parsed.headlines.sort_values("published", kind="stable").reset_index(drop=True)

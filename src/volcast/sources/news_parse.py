@@ -30,7 +30,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-import feedparser
 import pandas as pd
 
 HEADLINE_COLUMNS: Final = ("id", "published", "title", "summary", "link", "feed")
@@ -129,6 +128,8 @@ def _row(
 
 
 def _parse_xml(content: bytes, *, feed: str) -> ParsedFeed:
+    import feedparser  # imported on use: the CLI starts without it
+
     parsed = feedparser.parse(content)
     error = parsed.get("bozo_exception")
     if parsed.get("bozo") and isinstance(error, xml.sax.SAXException):

@@ -16,13 +16,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from volcast.errors import NotFoundError
 from volcast.schemas import slugify
-from volcast.sources.news import NewsFeedSource, headline_frame
 from volcast.sources.news_parse import empty_headlines
+
+if TYPE_CHECKING:
+    from volcast.sources.news import NewsFeedSource
 from volcast.storage import Storage
 
 logger = logging.getLogger(__name__)
@@ -100,7 +103,7 @@ def ingest_news(
                 parsed.skipped,
                 source,
             )
-        frames.append(headline_frame(parsed))
+        frames.append(parsed.headlines.sort_values("published", kind="stable"))
     fetched = pd.concat(frames, ignore_index=True) if frames else empty_headlines()
     fetched = _normalise(fetched.drop_duplicates("id", keep="first").assign(collected_at=now))
     path = headlines_path(symbol)
