@@ -66,9 +66,7 @@ def score_headlines(headlines: pd.DataFrame, scorer: Scorer) -> pd.DataFrame:
     )
 
 
-def assign_to_bars(
-    published: pd.Series, timestamps: pd.Series, *, interval: str
-) -> np.ndarray:
+def assign_to_bars(published: pd.Series, timestamps: pd.Series, *, interval: str) -> np.ndarray:
     """For each publication time, the position of the bar it first counts in (-1: none).
 
     The as-of rule of the module docstring: the first bar whose close is strictly after
@@ -76,8 +74,10 @@ def assign_to_bars(
     """
     stamps = pd.DatetimeIndex(pd.to_datetime(timestamps, utc=True))
     closes = pd.DataFrame(
-        {"close": stamps + pd.Timedelta(seconds=interval_seconds(interval)),
-         "row": np.arange(len(stamps), dtype="int64")}
+        {
+            "close": stamps + pd.Timedelta(seconds=interval_seconds(interval)),
+            "row": np.arange(len(stamps), dtype="int64"),
+        }
     )
     left = pd.DataFrame(
         {
@@ -126,13 +126,10 @@ def news_features(
     published_ns = pd.DatetimeIndex(pd.to_datetime(scored["published"], utc=True)).as_unit("ns")
     published_s = (published_ns.asi8[used] - base) / 1e9
     half_life = half_life_bars * step
-    if len(row):
-        # each headline's weight at the close of the bar it enters: 2 ** (-(c_t - p) / hl)
-        weight = np.exp2(-(close_s[row] - published_s) / half_life)
-        enter_w = np.bincount(row, weights=weight, minlength=n)
-        enter_ws = np.bincount(row, weights=weight * score, minlength=n)
-    else:
-        enter_w = enter_ws = np.zeros(n)
+    # each headline's weight at the close of the bar it enters: 2 ** (-(c_t - p) / hl)
+    weight = np.exp2(-(close_s[row] - published_s) / half_life)
+    enter_w = np.bincount(row, weights=weight, minlength=n)
+    enter_ws = np.bincount(row, weights=weight * score, minlength=n)
     decay = np.exp2(-np.diff(close_s, prepend=close_s[:1]) / half_life) if n else np.zeros(0)
     ewm_w = np.zeros(n)
     ewm_ws = np.zeros(n)

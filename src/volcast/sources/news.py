@@ -71,4 +71,3 @@ class NewsFeedSource(HttpSource):
                 symbol=symbol,
                 status=status,
             ) from None
-

@@ -78,7 +78,7 @@ def _utc(value: str) -> pd.Timestamp | None:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError):
         return None
-    if stamp is pd.NaT:
+    if pd.isna(stamp):
         return None
     return stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")
 
@@ -102,13 +102,14 @@ def _frame(rows: list[dict[str, Any]], *, feed: str) -> pd.DataFrame:
     for row in rows:
         row["feed"] = feed
         if row["id"] is None:
-            row["id"] = row["link"] or hashlib.sha1(
-                f"{row['title']}|{row['published'].isoformat()}".encode()
-            ).hexdigest()
+            row["id"] = (
+                row["link"]
+                or hashlib.sha1(
+                    f"{row['title']}|{row['published'].isoformat()}".encode()
+                ).hexdigest()
+            )
     frame = pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
-    frame["published"] = pd.to_datetime(frame["published"], utc=True).astype(
-        "datetime64[ns, UTC]"
-    )
+    frame["published"] = pd.to_datetime(frame["published"], utc=True).astype("datetime64[ns, UTC]")
     return frame.drop_duplicates("id", keep="first").reset_index(drop=True)
 
 

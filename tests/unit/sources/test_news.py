@@ -140,7 +140,8 @@ def test_5xx_then_success_retries_with_backoff(
 
 def test_429_waits_exactly_retry_after(server: ReplayServer, sleeps: Sleeps) -> None:
     server.queue(
-        "/feed", Reply(status=429, body=feed("newsapi_error_429.json"), headers={"Retry-After": "7"})
+        "/feed",
+        Reply(status=429, body=feed("newsapi_error_429.json"), headers={"Retry-After": "7"}),
     )
     server.always("/feed", Reply(body=feed("newsapi_everything.json")))
     parsed = make(server, sleeps, api_key="news-KEY-42").fetch_headlines(symbol="EUR/USD")
