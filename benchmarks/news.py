@@ -72,7 +72,8 @@ NEUTRAL = (
 
 def load_bars(which: str, params: Params) -> tuple[pd.DataFrame, str]:
     if which == "btc":
-        return clean_bars(CsvSource(path=BTC).fetch(symbol="BTC/USD", interval="1h"), "1h"), "BTC"
+        bars = CsvSource(path=BTC).fetch(symbol="BTC/USD", interval="1h")
+        return clean_bars(bars, interval="1h"), "BTC"
     s = params.sample
     bars = SampleSource(
         n_bars=s.n_bars, seed=s.seed, start=s.start, regime_shift_at=s.regime_shift_at
@@ -110,7 +111,7 @@ def rss_feed(heads: pd.DataFrame, asset: str, rng: np.random.Generator) -> bytes
         title = rng.choice(pools[int(tone)]).format(asset=asset)
         date = email.utils.format_datetime(when.to_pydatetime(), usegmt=True)
         items.append(
-            f"<item><title>{escape(title)}</title><guid isPermaLink=\"false\">bench-{i}</guid>"
+            f'<item><title>{escape(title)}</title><guid isPermaLink="false">bench-{i}</guid>'
             f"<link>https://news.example.com/{i}</link><pubDate>{date}</pubDate></item>"
         )
     return (

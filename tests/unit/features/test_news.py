@@ -137,3 +137,13 @@ def test_join_news_scores_titles_with_the_configured_scorer() -> None:
     out = join_news(frame, heads, interval="1h", features=FeatureParams(news=True))
     assert out["news_mean"].tolist() == [1.0, -1.0, 0.0, 0.0]
     assert out["x"].tolist() == [1.0] * 4
+
+
+def test_no_headlines_and_unordered_or_undated_ones() -> None:
+    empty = news_features(
+        BARS, scored().astype({"published": "datetime64[ns, UTC]"}), interval="1h",
+        half_life_bars=6,
+    )  # fmt: skip
+    assert (empty.to_numpy() == 0).all()
+    published = pd.Series([T0 + 2 * H + SEC, pd.NaT, T0 + SEC], dtype="datetime64[ns, UTC]")
+    assert assign_to_bars(published, BARS, interval="1h").tolist() == [2, -1, 0]
