@@ -256,3 +256,11 @@ def test_read_headlines_names_the_command_when_none(tmp_path: Path) -> None:
 def test_a_feed_url_must_be_http() -> None:
     with pytest.raises(ConfigError, match="http:// or https://"):
         NewsFeedSource(feed_url="file:///etc/passwd", timeout=1.0, max_retries=0)
+
+
+def test_ingest_source_news_points_to_the_news_command() -> None:
+    from volcast.config import Params, Settings
+    from volcast.sources.registry import make_source
+
+    with pytest.raises(ConfigError, match="volcast news ingest"):
+        make_source("news", settings=Settings(), params=Params())
