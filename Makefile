@@ -9,7 +9,7 @@ setup:
 ifeq ($(UV),)
 	python3 -m pip install --quiet "uv>=0.9,<1"
 endif
-	uv sync --frozen
+	uv sync --frozen --compile-bytecode  # .pyc ahead: every volcast process starts seconds faster (uv skips it by default)
 
 run: setup  ## set up and run the whole pipeline on the embedded (synthetic) sample
 	uv run volcast pipeline

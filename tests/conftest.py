@@ -20,6 +20,7 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
         "VOLCAST_ALPHAVANTAGE_API_KEY",
         "VOLCAST_OANDA_API_KEY",
         "VOLCAST_CRYPTOCOMPARE_API_KEY",
+        "VOLCAST_NEWS_API_KEY",
     ):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)

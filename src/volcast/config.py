@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     oanda_base_url: str | None = Field(default=None, description="Default: from environment")
     cryptocompare_base_url: str = "https://min-api.cryptocompare.com"
     binance_base_url: str = "https://api.binance.com"
+    news_api_key: SecretStr | None = Field(
+        default=None, description="Optional key of a news API, sent as X-Api-Key"
+    )
     admin_token: SecretStr | None = Field(default=None)
     alert_webhook_token: SecretStr | None = Field(
         default=None, description="Bearer token Alertmanager sends to POST /alerts/webhook"
@@ -132,6 +135,16 @@ class FeatureParams(_Section):
     har_windows: tuple[int, ...] = (1, 24, 168)
     calendar: bool = True
     seasonal_profile: bool = True
+    news: bool = Field(
+        default=False, description="Add headline-sentiment features (docs/features.md#news)"
+    )
+    news_scorer: Literal["lexicon", "finbert"] = "lexicon"
+    news_half_life_bars: float = Field(
+        default=6.0, gt=0.0, description="Half-life of the recency-weighted sentiment, in bars"
+    )
+    news_finbert_model: str | None = Field(
+        default=None, description="Local directory of a FinBERT model (news_scorer: finbert)"
+    )
 
 
 class TargetParams(_Section):

@@ -8,8 +8,8 @@ file) and :mod:`~volcast.cli.output` (what the commands print). Commands parse, 
 :mod:`volcast.pipeline.run` and print; they hold no logic of their own.
 """
 
-from volcast.cli import models, report, serve, stream  # register their commands on ``app``
+from volcast.cli import models, news, report, serve, stream  # register their commands
 from volcast.cli.app import app, main
 from volcast.cli.edge import REJECTED_EXIT_CODE
 
-__all__ = ["REJECTED_EXIT_CODE", "app", "main", "models", "report", "serve", "stream"]
+__all__ = ["REJECTED_EXIT_CODE", "app", "main", "models", "news", "report", "serve", "stream"]

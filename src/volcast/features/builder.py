@@ -53,6 +53,7 @@ from volcast.features.estimators import (
     floor_variance,
     realized_variance,
 )
+from volcast.features.news import join_news
 from volcast.features.target import (
     CLOSE,
     NEXT_RETURN,
@@ -351,7 +352,12 @@ class FeatureBuilder:
 
 
 def build_dataset(
-    bars: pd.DataFrame, *, features: FeatureParams, target: TargetParams, interval: str
+    bars: pd.DataFrame,
+    *,
+    features: FeatureParams,
+    target: TargetParams,
+    interval: str,
+    headlines: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Training table: one row per bar with ``timestamp``, the features, ``rv`` and ``target``.
 
@@ -361,7 +367,9 @@ def build_dataset(
     (``target.kind``) also gets ``close`` and ``next_return`` (not features; see
     :func:`~volcast.features.target.build_kind_target`). The feature names and warm-up are
     the builder's (:attr:`FeatureBuilder.feature_names`, :attr:`FeatureBuilder.warmup_bars`).
-    The index is a fresh RangeIndex.
+    The index is a fresh RangeIndex. With ``features.news`` the news-sentiment columns follow
+    the builder's (:func:`volcast.features.news.join_news`, as of each bar's close), computed
+    from ``headlines`` (``published``, ``title``), which are then required.
 
     A ``target`` whose floor is still data-driven (``floor_source: quantile``) is resolved
     on ``bars`` first (:func:`~volcast.features.target.resolve_target`); serving passes the
@@ -370,6 +378,13 @@ def build_dataset(
     target = resolve_target(bars, target)
     builder = FeatureBuilder(features=features, target=target, interval=interval)
     frame = builder.transform(bars)
+    if features.news:
+        if headlines is None:
+            raise ConfigError(
+                "features.news is true but no headlines were given; run `volcast news ingest`",
+                check="features.news",
+            )
+        frame = join_news(frame, headlines, interval=interval, features=features)
     frame["rv"] = realized_variance(bars, estimator=target.estimator, floor=target.floor).to_numpy()
     if target.kind == "variance":
         frame["target"] = build_target(bars, params=target).to_numpy()

@@ -24,9 +24,11 @@ import pandas as pd
 from volcast.config import Params
 from volcast.errors import NotFoundError, QualityGateError
 from volcast.features import Dataset, DatasetSpec, FeatureBuilder, build_dataset, resolve_target
+from volcast.features.news import news_feature_names
 from volcast.quality import clean_bars, run_checks
 from volcast.schemas import BAR_COLUMNS, TIMESTAMP, empty_bars
 from volcast.sources import Source
+from volcast.sources.news_store import read_headlines
 from volcast.storage import Layout, Storage, content_hash
 
 Progress = Callable[[str], None]
@@ -281,7 +283,10 @@ def features(
     progress(f"building features from {len(bars)} bars")
     builder = FeatureBuilder(features=params.features, target=params.target, interval=interval)
     target = resolve_target(bars, params.target)  # a data-driven floor, fixed from here on
-    dataset = build_dataset(bars, features=params.features, target=target, interval=interval)
+    headlines = read_headlines(storage, symbol) if params.features.news else None
+    dataset = build_dataset(
+        bars, features=params.features, target=target, interval=interval, headlines=headlines
+    )
     warmup = builder.warmup_bars
     if len(dataset) <= warmup + params.target.horizon:
         raise NotFoundError(
@@ -298,7 +303,7 @@ def features(
         source=curated_meta.get("source"),
         synthetic=synthetic,
         rows=len(dataset),
-        feature_names=tuple(builder.feature_names),
+        feature_names=(*builder.feature_names, *news_feature_names(params.features)),
         warmup_bars=warmup,
         content_hash=content_hash(dataset),
         curated_hash=curated_meta.get("content_hash"),

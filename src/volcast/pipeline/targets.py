@@ -71,15 +71,18 @@ def target_dataset(
     meta = storage.read_json(layout.curated_meta)
     bars = clean_bars(storage.read_parquet(layout.curated_bars), interval=interval)
     target = resolve_target(bars, params.target)
-    builder = FeatureBuilder(features=params.features, target=target, interval=interval)
-    frame = build_dataset(bars, features=params.features, target=target, interval=interval)
+    # the news-sentiment columns are not used by these targets (their serving path builds
+    # the bar features only), so the model and its logged feature section leave them out
+    features = params.features.model_copy(update={"news": False})
+    builder = FeatureBuilder(features=features, target=target, interval=interval)
+    frame = build_dataset(bars, features=features, target=target, interval=interval)
     return TargetDataset(
         frame=frame,
         feature_names=tuple(builder.feature_names),
         kind=params.target.kind,
         source=meta.get("source"),
         content_hash=content_hash(frame),
-        params=params.model_copy(update={"target": target}),
+        params=params.model_copy(update={"target": target, "features": features}),
     )
 
 

@@ -159,6 +159,19 @@ class HttpSource:
         ``on_raw`` receives the response bytes once they passed the HTTP-status, JSON and
         provider-error checks, before the caller parses any bar.
         """
+        content, payload = self._get_payload(path, params=params, symbol=symbol, headers=headers)
+        on_raw(content, "json")
+        return payload
+
+    def _get_payload(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str | int | float],
+        symbol: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[bytes, Any]:
+        """GET ``path`` with retries; the body bytes and :meth:`_decode` of them."""
         url = self._url(path)
         attempts = self.max_retries + 1
         retrying = tenacity.Retrying(
@@ -182,8 +195,7 @@ class HttpSource:
                 symbol=symbol,
                 status=last.status,
             ) from last
-        on_raw(content, "json")
-        return payload
+        return content, payload
 
     def _wait(self, retry_state: tenacity.RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome is not None else None
@@ -258,6 +270,14 @@ class HttpSource:
                 status=status,
             )
         content = response.content
+        return content, self._decode(content, symbol=symbol, status=status)
+
+    def _decode(self, content: bytes, *, symbol: str, status: int) -> Any:
+        """The payload of a successful response: JSON, checked by :meth:`_check_payload`.
+
+        Raising :class:`~volcast.errors.SourceError` fails at once (no retry);
+        :class:`~volcast.errors.RetryableSourceError` retries.
+        """
         try:
             payload = json.loads(content)
         except ValueError as exc:
@@ -270,7 +290,7 @@ class HttpSource:
                 status=status,
             ) from None
         self._check_payload(payload, symbol=symbol, status=status)
-        return content, payload
+        return payload
 
     def _check_payload(self, payload: Any, *, symbol: str, status: int) -> None:
         """Raise for a provider error reported inside a 2xx body (none by default)."""

@@ -101,4 +101,9 @@ def make_source(
         return BinanceSource(
             api_key=None, base_url=settings.binance_base_url, timeout=timeout, max_retries=retries
         )
+    if name == "news":
+        raise ConfigError(
+            "news is a source of headlines, not bars: run `volcast news ingest --symbol S "
+            "--feed URL` (docs/sources.md#news-feeds-news)"
+        )
     raise ConfigError(f"unknown source {name!r}; choose one of {', '.join(SOURCES)}")
