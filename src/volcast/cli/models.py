@@ -161,7 +161,7 @@ def pipeline(
                 "--all runs the series of params.yaml's instruments:; it takes no series or "
                 "source options (edit instruments: instead)"
             )
-        _pipeline_all(config, max_staleness, force)
+        _pipeline_all(config, max_staleness, force, target)
         return
     spec = SourceSpec(
         source, path, timestamp_column, timestamp_format, skip_rows, source_timezone, file_format
@@ -176,7 +176,9 @@ def pipeline(
         console.print(f"library logs: {logs.current}")
 
 
-def _pipeline_all(config: Path | None, max_staleness: str | None, force: bool) -> None:
+def _pipeline_all(
+    config: Path | None, max_staleness: str | None, force: bool, target: str | None = None
+) -> None:
     """``pipeline --all``: every configured instrument in turn, then a summary table."""
     instruments = load_params(config).series_list()
     outcomes: list[tuple[str, str, float, str]] = []
@@ -195,7 +197,10 @@ def _pipeline_all(config: Path | None, max_staleness: str | None, force: bool) -
         started = time.perf_counter()
         try:
             result = run(
-                Options(config, inst.symbol, inst.interval, spec, max_staleness, force), PIPELINE
+                Options(
+                    config, inst.symbol, inst.interval, spec, max_staleness, force, target=target
+                ),
+                PIPELINE,
             )
         except VolcastError as exc:
             report_error(exc)
