@@ -46,6 +46,7 @@ def report(
         series,
         tracking_uri=context.tracking_uri,
         horizon=context.params.target.horizon,
+        trading=context.params.trading,
     )
     target = output or Path(f"report_{series.slug}_{series.interval}.html")
     html, md = write_report(built, output=target, markdown=markdown)

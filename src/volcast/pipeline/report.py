@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from volcast.config import TradingParams
 from volcast.errors import ConfigError, ModelError, NotFoundError, VolcastError
 from volcast.evaluation.plots import error_plot, forecast_plot, importance_plot
 from volcast.evaluation.summary import backtest_table
@@ -42,6 +43,8 @@ class ModelReport:
     history: list[VersionRecord] = field(default_factory=list)
     importance: pd.Series | None = None
     monitoring: dict[str, Any] | None = None
+    targets: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Paper-trading table of each other target's stored backtest (``direction``, ``return``)."""
     images: dict[str, bytes] = field(default_factory=dict)
     """Title -> PNG bytes, in display order."""
     notes: list[str] = field(default_factory=list)
@@ -116,8 +119,42 @@ def _backtest(report: ModelReport, storage: Storage, horizon: int) -> None:
         report.notes.append(f"plots not drawn: {exc}")
 
 
+def _targets(report: ModelReport, storage: Storage, trading: TradingParams) -> None:
+    """The trading backtest of each return/direction target trained for the series."""
+    from volcast.evaluation.target_backtest import TargetBacktestResult
+    from volcast.evaluation.target_trading import trading_backtest
+    from volcast.pipeline.targets import target_backtest_paths
+
+    series = report.series
+    for kind in ("direction", "return"):
+        predictions_path, meta_path = target_backtest_paths(series.layout, kind)
+        if not storage.exists(predictions_path):
+            continue
+        meta = _json(storage, meta_path) or {}
+        stored = TargetBacktestResult(
+            kind=kind,
+            predictions=storage.read_parquet(predictions_path),
+            metrics=pd.DataFrame(),
+            selected=str(meta.get("challenger", "")),
+            best_baseline="",
+            duration_seconds=0.0,
+            folds=pd.DataFrame(),
+        )
+        try:
+            result = trading_backtest(stored, params=trading, interval=series.interval)
+        except VolcastError as exc:
+            report.notes.append(f"{kind} trading backtest not computed: {exc}")
+            continue
+        report.targets[kind] = result.trading
+
+
 def build_report(
-    storage: Storage, series: Series, *, tracking_uri: str | None, horizon: int = 1
+    storage: Storage,
+    series: Series,
+    *,
+    tracking_uri: str | None,
+    horizon: int = 1,
+    trading: TradingParams | None = None,
 ) -> ModelReport:
     """Gather the report of ``series`` (NotFoundError when no bars are stored for it)."""
     layout = series.layout
@@ -134,6 +171,7 @@ def build_report(
         report.notes.append("no quality report stored")
     _registry(report, tracking_uri)
     _backtest(report, storage, horizon)
+    _targets(report, storage, trading or TradingParams())
     if report.importance is not None:
         report.images["Feature importance (champion)"] = importance_plot(report.importance)
     report.monitoring = _json(storage, layout.monitoring_summary)

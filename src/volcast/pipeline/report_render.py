@@ -146,6 +146,15 @@ def render_html(report: ModelReport) -> str:
         data = base64.b64encode(png).decode("ascii")
         parts.append(f"<h2>{escape(title)}</h2>")
         parts.append(f'<img alt="{escape(title)}" src="data:image/png;base64,{data}">')
+    for kind, table in report.targets.items():
+        parts.append(f"<h2>Paper trading: {escape(kind)} forecasts vs buy-and-hold</h2>")
+        parts.append(
+            "<p>Out-of-sample positions of each model of the stored walk-forward (long above "
+            "0.5 / above zero, short below), costs and slippage from <code>trading:</code>.</p>"
+        )
+        head = ["strategy", *(str(c) for c in table.columns)]
+        rows = [[str(name), *(_fmt(v) for v in row)] for name, row in table.iterrows()]
+        parts.append(_html_table(head, rows))
     parts.append("<h2>Champion and promotion history</h2>")
     if report.champion is not None:
         parts.append(

@@ -124,7 +124,8 @@ class TargetTrainResult:
     run_id: str
 
 
-def _paths(layout: Layout, kind: str) -> tuple[str, str]:
+def target_backtest_paths(layout: Layout, kind: str) -> tuple[str, str]:
+    """Where ``train`` stores a target's backtest: (predictions parquet, meta json)."""
     stem = f"reports/backtest/{layout.slug}_{layout.interval}_{kind}"
     return f"{stem}_predictions.parquet", f"{stem}_meta.json"
 
@@ -170,7 +171,7 @@ def train_target(
         train=data.params.train,
         feature_names=data.feature_names,
     )
-    predictions_path, meta_path = _paths(layout, data.kind)
+    predictions_path, meta_path = target_backtest_paths(layout, data.kind)
     storage.write_parquet(predictions_path, result.predictions)
     with tempfile.TemporaryDirectory(prefix="volcast-target-") as tmp:
         out = Path(tmp)
@@ -253,7 +254,7 @@ def promote_target(
 
     kind = params.target.kind
     layout = Layout(symbol, interval)
-    predictions_path, meta_path = _paths(layout, kind)
+    predictions_path, meta_path = target_backtest_paths(layout, kind)
     name = target_model_name(symbol, interval, kind)
     found = target_alias(symbol, interval, kind, CHALLENGER, tracking_uri=tracking_uri)
     if found is None or not storage.exists(meta_path):
