@@ -46,7 +46,8 @@ def test_direction_pipeline_serves_probabilities_and_backtests_write_the_contrac
     assert "buy_and_hold" in out  # the trading backtest is printed
     _invoke("report", "--output", str(tmp_path / "report.html"))
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "Paper trading: direction forecasts" in html and "buy_and_hold" in html
+    assert "Paper trading: direction forecasts" in html
+    assert "buy_and_hold" in html
 
     # the CLI output contract of both targets, from the stored bars
     for kind, columns in (

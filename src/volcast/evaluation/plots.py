@@ -108,3 +108,30 @@ def error_plot(
     hist.axvline(0.0, color="black", lw=0.6)
     hist.set_title("distribution")
     return _png(fig)
+
+
+def calibration_plot(
+    table: pd.DataFrame, *, title: str = "Calibration (reliability diagram)"
+) -> bytes:
+    """Observed up-frequency against the mean forecast probability of each bin.
+
+    ``table`` is :func:`volcast.evaluation.target_metrics.calibration_table`'s; the diagonal
+    is perfect calibration and each point's size grows with its bin's count.
+    """
+    missing = [c for c in ("mean_probability", "observed_frequency", "count") if c not in table]
+    if missing:
+        raise ConfigError(f"calibration table lacks column(s) {', '.join(missing)}")
+    fig = Figure(figsize=(5, 5))
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], color="grey", linewidth=1, linestyle="--", label="perfect")
+    counts = table["count"].to_numpy(dtype="float64")
+    sizes = 20 + 200 * counts / max(float(counts.max()), 1.0) if len(counts) else 20
+    ax.scatter(table["mean_probability"], table["observed_frequency"], s=sizes, label="bins")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("forecast probability of an up close")
+    ax.set_ylabel("observed frequency of up closes")
+    ax.set_title(title)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return _png(fig)

@@ -156,6 +156,7 @@ def train_target(
     tracking_uri: str | None = None,
 ) -> TargetTrainResult:
     """Backtest the target's candidates, fit the selected one on every labelled row, register it."""
+    from volcast.evaluation.plots import calibration_plot
     from volcast.evaluation.target_metrics import calibration_table
     from volcast.registry.targets import log_target_run
 
@@ -187,10 +188,15 @@ def train_target(
             "backtest/folds": out / "folds.csv",
         }
         if data.kind == "direction":
-            calibration_table(
+            table = calibration_table(
                 chosen["probability_up"].to_numpy(), chosen["outcome"].to_numpy()
-            ).to_csv(out / "calibration.csv", index=False)
+            )
+            table.to_csv(out / "calibration.csv", index=False)
+            (out / "calibration.png").write_bytes(
+                calibration_plot(table, title=f"Calibration: {symbol} {interval} {challenger}")
+            )
             artifacts["backtest/calibration"] = out / "calibration.csv"
+            artifacts["plots"] = out / "calibration.png"
         info = log_target_run(
             symbol=symbol,
             interval=interval,

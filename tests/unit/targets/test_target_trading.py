@@ -75,3 +75,16 @@ def test_vol_targeting_at_the_target_variance_is_constant_exposure() -> None:
     )
     expected = np.prod(1 + 2 * np.expm1(LOG_RETURNS)) - 1
     assert doubled.loc["vol_target_har", "total_return"] == pytest.approx(expected)
+
+
+def test_the_calibration_plot_is_a_png_of_the_table() -> None:
+    from volcast.evaluation.plots import calibration_plot
+    from volcast.evaluation.target_metrics import calibration_table
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.3, 0.7, 500)
+    table = calibration_table(p, (rng.uniform(size=500) < p).astype(float))
+    png = calibration_plot(table)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(Exception, match="mean_probability"):
+        calibration_plot(table.drop(columns=["mean_probability"]))
