@@ -114,3 +114,13 @@ def test_direction_pipeline_serves_probabilities_and_backtests_write_the_contrac
         )
         variance = client.post("/predict", json={"symbol": "EUR/USD"})
         assert variance.status_code == 503  # no variance champion: the targets are separate
+
+    # a second promotion: the champion itself is rejected; a retrained version is compared
+    # with the champion's model on the same recent bars of the new walk-forward
+    again = runner.invoke(app, ["promote", "--target", "direction"])
+    assert again.exit_code == 9, again.output
+    assert "already @champion" in again.output
+    assert "v2 (@challenger)" in _invoke("train", "--target", "direction")
+    second = _invoke("promote", "--target", "direction")
+    assert "volcast-eurusd-1h-direction v2: promoted" in second
+    assert "champion v1" in second
