@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from volcast.evaluation.promotion import PromotionDecision
     from volcast.pipeline import stages
     from volcast.pipeline.run import RunContext, Stage, StageResult
-    from volcast.pipeline.targets import TargetDecision
+    from volcast.pipeline.target_promotion import TargetDecision
 
 # Outside a terminal (CI logs, pipes) Rich would wrap at 80 columns: tables need more.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)

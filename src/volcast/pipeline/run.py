@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from volcast.evaluation.promotion import PromotionDecision
     from volcast.evaluation.target_backtest import TargetBacktestResult
     from volcast.pipeline import stages
-    from volcast.pipeline.targets import TargetDecision, TargetTrainResult
+    from volcast.pipeline.target_promotion import TargetDecision
+    from volcast.pipeline.targets import TargetTrainResult
     from volcast.pipeline.training import TrainResult
     from volcast.sources import Source
 
@@ -258,7 +259,9 @@ def _run_target(stage: Stage, ctx: RunContext, observer: Observer) -> StageResul
             progress=observer.fold,
             tracking_uri=ctx.tracking_uri,
         )
-    return targets.promote_target(
+    from volcast.pipeline.target_promotion import promote_target
+
+    return promote_target(
         storage=ctx.storage,
         symbol=symbol,
         interval=interval,
