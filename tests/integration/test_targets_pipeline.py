@@ -99,7 +99,7 @@ def test_direction_pipeline_serves_probabilities_and_backtests_write_the_contrac
         with_features = client.post(
             "/predict", json={"symbol": "EUR/USD", "target": "direction", "features": {"a": 1.0}}
         )
-        assert with_features.status_code == 400
+        assert with_features.status_code == 409  # by symbol only, like as_of for variance
 
     # the return target through train and promote, served with its implied close
     _invoke("train", "--target", "return")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from volcast.errors import BadRequestError
+from volcast.errors import ConflictError
 from volcast.serving.deps import ServiceDep
 from volcast.serving.forecast import Forecast, ForecastRequest
 from volcast.serving.routers.common import ERRORS, model_ref
@@ -100,7 +100,7 @@ async def predict(
     """
     if request.target != "variance":
         if request.features is not None or request.as_of is not None:
-            raise BadRequestError(
+            raise ConflictError(
                 f"target {request.target!r} forecasts from the latest stored bars only: omit "
                 "features and as_of",
                 symbol=request.symbol,
@@ -121,7 +121,7 @@ async def predict_batch(batch: BatchRequest, service: ServiceDep) -> BatchRespon
     """Answers every item in order; the first bad item fails the batch and is named."""
     for index, item in enumerate(batch.items):
         if item.target != "variance":
-            raise BadRequestError(
+            raise ConflictError(
                 f"item {index}: target {item.target!r} is answered by POST /predict only; "
                 "batches forecast variance"
             )
