@@ -176,7 +176,10 @@ def test_dockerignore_keeps_data_and_secrets_out(path: str) -> None:
     assert spec.match_file(path), f"{path} would be sent to the image build"
 
 
-@pytest.mark.parametrize("path", ["src/volcast/cli/app.py", "pyproject.toml", "uv.lock"])
+@pytest.mark.parametrize(
+    "path",
+    ["src/volcast/cli/app.py", "src/volcast/serving/static/status.js", "pyproject.toml", "uv.lock"],
+)
 def test_dockerignore_sends_what_the_build_copies(path: str) -> None:
     spec = pathspec.PathSpec.from_lines(
         "gitignore", (REPO_ROOT / ".dockerignore").read_text().splitlines()

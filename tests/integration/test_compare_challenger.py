@@ -92,6 +92,7 @@ def test_ci_scripts_against_a_real_mlflow_server(
     comment = better_dir / "comparison_cmpeurusd_1h.md"
     text = comment.read_text()
     assert text.startswith("**CI check: PASSED** (challenger v2 against champion v1")
+    assert "**Promotion rule: the challenger would be promoted**" in text
     assert f"| challenger | {MODEL} v2 |" in text
     assert f"| champion | {MODEL} v1 |" in text
     assert "](forecast_cmpeurusd_1h.png)" in text
@@ -122,6 +123,8 @@ def test_ci_scripts_against_a_real_mlflow_server(
     )
     worse = (worse_dir / "comparison_cmpeurusd_1h.md").read_text()
     assert worse.startswith("**CI check: FAILED** (challenger v1 against champion v2")
+    assert "**Promotion rule: the challenger would be rejected**" in worse
+    assert f"| champion | {MODEL} v2 |" in worse
     assert (worse_dir / "forecast_cmpeurusd_1h.png").exists()
     assert _aliases(mlflow_server)["champion"] == 2
 

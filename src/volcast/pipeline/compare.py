@@ -128,6 +128,10 @@ def compare_challenger(
         window=described,
         plot=plot.name,
     )
+    # the shared report says what `promote` did; here nothing moved: say what the rule says
+    body = body.replace(
+        "**Decision: PROMOTED**", "**Promotion rule: the challenger would be promoted**"
+    ).replace("**Decision: NOT PROMOTED**", "**Promotion rule: the challenger would be rejected**")
     verdict = "PASSED" if passed else "FAILED"
     header = (
         f"**CI check: {verdict}** (challenger v{challenger_version} against "
@@ -185,8 +189,8 @@ def _plot(
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax = fig.add_subplot()
     x = challenger[TIMESTAMP]
-    ax.plot(x, np.sqrt(challenger["realized_variance"].clip(lower=0)), lw=0.6, alpha=0.5,
-            color="grey", label="realized")  # fmt: skip
+    ax.plot(x, np.sqrt(challenger["realized_variance"].clip(lower=0)), lw=0.8, alpha=0.8,
+            color="black", label="realized")  # fmt: skip
     ax.plot(x, np.sqrt(challenger["forecast_variance"].clip(lower=0)), lw=1.0,
             label=f"challenger v{decision.challenger_version}")  # fmt: skip
     if champion is not None:
@@ -194,6 +198,7 @@ def _plot(
                 label=f"champion v{decision.previous_champion_version}")  # fmt: skip
     ax.set_title(f"{decision.model_name}: forecast vs realized volatility")
     ax.set_ylabel("volatility per bar")
+    ax.tick_params(axis="x", labelrotation=20)
     ax.legend(loc="upper right")
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
