@@ -121,6 +121,12 @@ def test_ci_scripts_against_a_real_mlflow_server(
     assert "version=2" in fetched.stdout
     assert (model_dir / "MLmodel").exists()
     assert (model_dir / "serving_input_example.json").exists()
+    nothing = _run(
+        ["bash", str(SCRIPTS / "fetch_champion.sh")],
+        {**env, "VOLCAST_CI_SYMBOL": "NONE/XX", "VOLCAST_CI_MODEL_DIR": str(tmp_path / "none")},
+        ok=(6,),
+    )
+    assert "version=" not in nothing.stdout
 
     # a worse challenger (v1, persistence, against champion v2) fails the check with exit 9
     worse_dir = tmp_path / "worse"
