@@ -193,10 +193,15 @@ def main_feast(args: argparse.Namespace) -> None:
     }
     try:
         wait_ready(f"http://127.0.0.1:{f_port}/health")
+        # the feature server's first read loads its registry: warm it before volcast asks
+        httpx.post(f"http://127.0.0.1:{f_port}/get-online-features", json=online_body, timeout=60)
         for port in (bars_port, feast_port):
             wait_ready(f"http://127.0.0.1:{port}/ready")
-        answer = httpx.post(f"http://127.0.0.1:{feast_port}/predict", json={"symbol": SYMBOL})
-        served = answer.json()
+        for _ in range(3):
+            answer = httpx.post(f"http://127.0.0.1:{feast_port}/predict", json={"symbol": SYMBOL})
+            served = answer.json()
+            if served.get("input") == "feast":
+                break
         if served.get("input") != "feast":
             ready = httpx.get(f"http://127.0.0.1:{feast_port}/ready").json()
             raise SystemExit(f"the feast server answered from {served.get('input')}: {ready}")
