@@ -45,7 +45,7 @@ from volcast.serving.app import create_app, default_service
 from volcast.serving.settings import ServingSettings
 from volcast.storage import Storage
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("feast")]
 
 FEAST_SH = REPO_ROOT / "scripts" / "feast.sh"
 FEATURE_REPO = REPO_ROOT / "feature_repo"
