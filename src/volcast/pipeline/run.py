@@ -189,13 +189,18 @@ def _run_one(stage: Stage, ctx: RunContext, observer: Observer) -> StageResult:
             max_staleness=ctx.max_staleness,
         )
     if stage == "features":
-        return stages.features(
+        built = stages.features(
             storage=ctx.storage,
             symbol=symbol,
             interval=interval,
             params=ctx.params,
             progress=observer.progress,
         )
+        from volcast.pipeline import feature_store
+
+        if feature_store.after_features(ctx.storage, ctx.series) is not None:
+            observer.progress("feature store: materialised")
+        return built
     # The model stages import the modelling stack (seconds): only when they run.
     from volcast.pipeline import training
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 
 from volcast.serving.deps import ServiceDep
@@ -68,6 +70,8 @@ def _response(forecast: Forecast) -> PredictResponse:
 )
 async def predict(request: PredictRequest, service: ServiceDep) -> PredictResponse:
     """By symbol from the latest stored bars (omit ``features``), or from explicit features."""
+    if service.feast is not None:  # online features: an HTTP read, off the event loop
+        return _response(await asyncio.to_thread(service.forecast, _request(request)))
     return _response(service.forecast(_request(request)))
 
 
@@ -79,5 +83,9 @@ async def predict(request: PredictRequest, service: ServiceDep) -> PredictRespon
 )
 async def predict_batch(batch: BatchRequest, service: ServiceDep) -> BatchResponse:
     """Answers every item in order; the first bad item fails the batch and is named."""
-    forecasts = service.forecast_many([_request(item) for item in batch.items])
+    requests = [_request(item) for item in batch.items]
+    if service.feast is not None:  # online features: HTTP reads, off the event loop
+        forecasts = await asyncio.to_thread(service.forecast_many, requests)
+    else:
+        forecasts = service.forecast_many(requests)
     return BatchResponse(items=[_response(forecast) for forecast in forecasts])
