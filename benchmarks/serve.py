@@ -10,6 +10,16 @@ not even a correct forecast when the champion is sequential). Prints throughput,
 p50/p95/p99 latency and resident memory (server process tree) of both, and their ratios.
 
     uv run python benchmarks/serve.py [--requests 2000] [--params params.yaml]
+
+``--feast`` measures the feature store's online path instead (docs/feature-store.md): the
+world is built with ``VOLCAST_FEAST_REPO`` set (the ``features`` stage materialises into
+Feast's SQLite online store; candidates limited to the non-sequential ``har`` and
+``lightgbm_har``, since a sequential champion cannot be scored from one feature row), then
+``scripts/feast.sh serve`` and two ``volcast serve``: one computing features from its
+in-memory bars, one reading them per request from the feature server
+(``VOLCAST_SERVE_FEATURES=feast``). Also the feature server's own ``/get-online-features``.
+
+    uv run python benchmarks/serve.py --feast [--requests 1000]
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from volcast.schemas import TIMESTAMP
 from volcast.storage import Layout, Storage
 
 SYMBOL, INTERVAL = "EUR/USD", "1h"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -46,7 +57,9 @@ def free_port() -> int:
         return port
 
 
-def build_world(root: Path, params_file: Path) -> tuple[str, dict[str, object]]:
+def build_world(
+    root: Path, params_file: Path, *, feast: bool = False
+) -> tuple[str, dict[str, object]]:
     """Run ``volcast pipeline`` (sample source) in ``root``; returns (tracking URI, mlflow body).
 
     The champion is whatever the pipeline promotes (any candidate). mlflow gets the latest
@@ -54,6 +67,14 @@ def build_world(root: Path, params_file: Path) -> tuple[str, dict[str, object]]:
     """
     shutil.copy(params_file, root / "params.yaml")
     env = {**os.environ, "VOLCAST_DATA_DIR": str(root / "data")}
+    if feast:
+        import yaml
+
+        doc = yaml.safe_load(params_file.read_text()) or {}
+        doc.setdefault("train", {})["candidates"] = ["har", "lightgbm_har"]
+        doc.setdefault("profile", {})["enabled"] = False
+        (root / "params.yaml").write_text(yaml.safe_dump(doc))
+        env["VOLCAST_FEAST_REPO"] = str(REPO / "feature_repo")
     env.pop("MLFLOW_TRACKING_URI", None)
     subprocess.run(
         [sys.executable, "-m", "volcast", "pipeline"],
@@ -123,11 +144,103 @@ def wait_ready(url: str, timeout: float = 300) -> None:
     raise SystemExit(f"server at {url} did not become ready")
 
 
+def print_rows(rows: list[tuple[int, str, tuple[float, float, float, float]]]) -> None:
+    print(f"\n{'conc':>4} {'path':>24} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    for concurrency, name, r in rows:
+        print(f"{concurrency:>4} {name:>24} {r[0]:>9.1f} {r[1]:>8.2f} {r[2]:>8.2f} {r[3]:>8.2f}")
+
+
+def main_feast(args: argparse.Namespace) -> None:
+    """volcast /predict from in-memory bars vs from the Feast feature server (SQLite store)."""
+    root = Path(tempfile.mkdtemp(prefix="volcast-bench-feast-"))
+    print(f"world in {root}: volcast pipeline on the SYNTHETIC sample, Feast on", flush=True)
+    uri, _ = build_world(root, args.params.resolve(), feast=True)
+    data = root / "data"
+    env = {**os.environ, "VOLCAST_DATA_DIR": str(data), "MLFLOW_TRACKING_URI": uri}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    f_port, bars_port, feast_port = free_port(), free_port(), free_port()
+    server = subprocess.Popen(
+        [str(REPO / "scripts" / "feast.sh"), "serve", "--host", "127.0.0.1", "--port",
+         str(f_port), "--no-access-log"],
+        env={**env, "HOME": str(root)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    serves = []
+    for port, features in ((bars_port, "bars"), (feast_port, "feast")):
+        serve_env = {**env, "VOLCAST_SERVE_FEATURES": features}
+        serve_env["VOLCAST_FEAST_URL"] = f"http://127.0.0.1:{f_port}"
+        serves.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "volcast",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ],
+                env=serve_env,
+                cwd=root,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    meta = json.loads((data / "datasets" / "eurusd" / "1h" / "meta.json").read_text())
+    online_body = {
+        "features": [f"volcast_eurusd_1h:{n}" for n in [*meta["feature_names"], "rv"]],
+        "entities": {"series": ["eurusd/1h"]},
+    }
+    try:
+        wait_ready(f"http://127.0.0.1:{f_port}/health")
+        # the feature server's first read loads its registry: warm it before volcast asks
+        httpx.post(f"http://127.0.0.1:{f_port}/get-online-features", json=online_body, timeout=60)
+        for port in (bars_port, feast_port):
+            wait_ready(f"http://127.0.0.1:{port}/ready")
+        for _ in range(3):
+            answer = httpx.post(f"http://127.0.0.1:{feast_port}/predict", json={"symbol": SYMBOL})
+            served = answer.json()
+            if served.get("input") == "feast":
+                break
+        if served.get("input") != "feast":
+            ready = httpx.get(f"http://127.0.0.1:{feast_port}/ready").json()
+            raise SystemExit(f"the feast server answered from {served.get('input')}: {ready}")
+        print(f"champion {served['model']['name']} v{served['model']['version']}")
+        rows = []
+        for concurrency in (1, 16):
+            for name, url, body in (
+                ("volcast in-memory bars", f"http://127.0.0.1:{bars_port}/predict",
+                 {"symbol": SYMBOL}),
+                ("volcast via Feast", f"http://127.0.0.1:{feast_port}/predict",
+                 {"symbol": SYMBOL}),
+                ("feast get-online-features", f"http://127.0.0.1:{f_port}/get-online-features",
+                 online_body),
+            ):  # fmt: skip
+                rows.append(
+                    (
+                        concurrency,
+                        name,
+                        measure(url, body, n=args.requests, concurrency=concurrency),
+                    )
+                )
+    finally:
+        for proc in (*serves, server):
+            proc.terminate()
+            proc.wait(timeout=30)
+    print_rows(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument(
+        "--feast", action="store_true", help="in-memory features vs the Feast feature server"
+    )
     args = parser.parse_args()
+    if args.feast:
+        main_feast(args)
+        return
     root = Path(tempfile.mkdtemp(prefix="volcast-bench-serve-"))
     print(f"world in {root}: volcast pipeline on the SYNTHETIC sample", flush=True)
     uri, mlflow_body = build_world(root, args.params.resolve())

@@ -204,6 +204,7 @@ class TrainParams(_Section):
         "ewma",
         "garch",
         "har",
+        "har_weekly",
         "lightgbm_har",
         "combination",
     )

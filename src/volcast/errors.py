@@ -15,7 +15,8 @@
     ├── BadRequestError             a well-formed request that cannot be answered as asked
     ├── ModelError                  fitting / predicting failed
     ├── ModelUnavailableError       no model is in service for the instrument (yet)
-    └── RegistryError               MLflow tracking or registry failure
+    ├── RegistryError               MLflow tracking or registry failure
+    └── FeatureStoreError           Feast (materialisation, feature server) failed
 
 Each class carries its CLI ``exit_code`` and its ``http_status``; the CLI and the API convert
 an error to them only at their edge.
@@ -180,4 +181,11 @@ class RegistryError(VolcastError):
     """The MLflow tracking server or model registry failed."""
 
     exit_code = 8
+    http_status = 503
+
+
+class FeatureStoreError(VolcastError):
+    """The feature store failed: materialisation or the feature server (SPEC 17)."""
+
+    exit_code = 11
     http_status = 503

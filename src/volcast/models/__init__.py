@@ -17,6 +17,7 @@ from volcast.models.base import VolatilityModel
 from volcast.models.baselines import EwmaModel, GarchModel, HarModel, PersistenceModel
 from volcast.models.combination import CombinationModel
 from volcast.models.gbm import LightGbmHarModel, LightGbmModel
+from volcast.models.har_weekly import WeeklyHarModel
 
 CANDIDATES: Final[dict[str, type[VolatilityModel]]] = {
     cls.name: cls
@@ -25,6 +26,7 @@ CANDIDATES: Final[dict[str, type[VolatilityModel]]] = {
         EwmaModel,
         GarchModel,
         HarModel,
+        WeeklyHarModel,
         LightGbmModel,
         LightGbmHarModel,
         CombinationModel,
@@ -32,10 +34,10 @@ CANDIDATES: Final[dict[str, type[VolatilityModel]]] = {
 }
 """Every model :func:`make_model` can build, by name."""
 
-BASELINES: Final[tuple[str, ...]] = ("persistence", "ewma", "garch", "har")
+BASELINES: Final[tuple[str, ...]] = ("persistence", "ewma", "garch", "har", "har_weekly")
 """The classical baselines a champion must never be worse than."""
 
-COMBINATION_MEMBERS: Final[tuple[str, ...]] = ("ewma", "garch", "har", "lightgbm_har")
+COMBINATION_MEMBERS: Final[tuple[str, ...]] = ("ewma", "garch", "har", "har_weekly", "lightgbm_har")
 """Members of the combination: LightGBM on HAR's residual, not plain LightGBM (measured on
 three real series in docs/models.md: as good or better alone, and one LightGBM walk-forward
 keeps the pipeline within its time budget)."""
@@ -64,6 +66,8 @@ def make_model(
         return GarchModel(horizon=horizon)
     if name == "har":
         return HarModel(interval=interval, horizon=horizon)
+    if name == "har_weekly":
+        return WeeklyHarModel(interval=interval, horizon=horizon)
     search = tuple(dict(s) for s in params.lightgbm_search)
     if name == "lightgbm":
         return LightGbmModel(
@@ -121,6 +125,7 @@ __all__ = [
     "LightGbmModel",
     "PersistenceModel",
     "VolatilityModel",
+    "WeeklyHarModel",
     "make_model",
     "with_features",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import warnings
 from typing import ClassVar, Final, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -204,15 +205,34 @@ def har_columns(X: pd.DataFrame) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
-def seasonal_design(timestamps: pd.Series, *, interval: str, horizon: int) -> pd.DataFrame:
+def seasonal_design(
+    timestamps: pd.Series,
+    *,
+    interval: str,
+    horizon: int,
+    season: str = "day",
+    clock: str = "UTC",
+) -> pd.DataFrame:
     """Dummies for the calendar position of the bar being forecast (``t + horizon`` bars).
 
-    Intraday intervals get hour-of-day and day-of-week dummies, daily ones day-of-week,
-    longer ones nothing. The first category of each is dropped (the intercept holds it).
+    ``season="day"``: intraday intervals get hour-of-day and day-of-week dummies (additive),
+    daily ones day-of-week, longer ones nothing. ``season="week"``: intraday intervals get
+    one dummy per hour of the week (their interaction: Friday 08:00 is its own category),
+    read on the wall clock of ``clock`` (an IANA zone), so a session that follows local
+    business hours keeps its place across daylight-saving changes; other intervals are as
+    for ``"day"``. The first category of each is dropped (the intercept holds it).
     """
     step = interval_timedelta(interval)
     target_time = pd.DatetimeIndex(timestamps) + step * horizon
+    if target_time.tz is None:
+        target_time = target_time.tz_localize("UTC")
+    target_time = target_time.tz_convert(clock)
     parts: dict[str, np.ndarray] = {}
+    if season == "week" and step < pd.Timedelta(days=1):
+        hour_of_week = target_time.dayofweek.to_numpy() * 24 + target_time.hour.to_numpy()
+        for k in range(1, 7 * 24):
+            parts[f"how_{k}"] = (hour_of_week == k).astype("float64")
+        return pd.DataFrame(parts, index=timestamps.index)
     if step < pd.Timedelta(days=1):
         hours = target_time.hour.to_numpy()
         for h in range(1, 24):
@@ -222,6 +242,19 @@ def seasonal_design(timestamps: pd.Series, *, interval: str, horizon: int) -> pd
         for d in range(1, 7):
             parts[f"dow_{d}"] = (days == d).astype("float64")
     return pd.DataFrame(parts, index=timestamps.index)
+
+
+SEASONS: Final = ("day", "week")
+
+
+def check_season(season: str, clock: str, *, model: str) -> None:
+    """ModelError unless ``season`` is known and ``clock`` an IANA time zone."""
+    if season not in SEASONS:
+        raise ModelError(f"season must be one of {SEASONS}, got {season!r}", model=model)
+    try:
+        ZoneInfo(clock)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ModelError(f"clock {clock!r} is not an IANA time zone", model=model) from exc
 
 
 class HarModel(VolatilityModel):
@@ -242,11 +275,15 @@ class HarModel(VolatilityModel):
         horizon: int = 1,
         har_columns: tuple[str, ...] | None = None,
         seasonal: bool = True,
+        season: str = "day",
+        clock: str = "UTC",
     ) -> None:
         self.interval = interval
         self.horizon = horizon
         self.har_columns = har_columns
         self.seasonal = seasonal
+        self.season = season
+        self.clock = clock
 
     def _design(self, X: pd.DataFrame) -> pd.DataFrame:
         require_columns(X, self.columns_, model=self.name)
@@ -254,13 +291,21 @@ class HarModel(VolatilityModel):
         design = pd.DataFrame(logs, columns=[f"log_{c}" for c in self.columns_], index=X.index)
         if self.seasonal:
             require_columns(X, [TIMESTAMP], model=self.name)
-            calendar = seasonal_design(X[TIMESTAMP], interval=self.interval, horizon=self.horizon)
+            calendar = seasonal_design(
+                X[TIMESTAMP],
+                interval=self.interval,
+                horizon=self.horizon,
+                # models pickled before these parameters existed read their defaults
+                season=getattr(self, "season", "day"),
+                clock=getattr(self, "clock", "UTC"),
+            )
             design = pd.concat([design, calendar], axis=1)
         return design
 
     def fit(self, X: pd.DataFrame, y: pd.Series) -> Self:
         """OLS of log target on the log HAR components and the seasonal dummies."""
         values = check_target(X, y, model=self.name)
+        check_season(self.season, self.clock, model=self.name)
         columns = list(self.har_columns) if self.har_columns else har_columns(X)
         if not columns:
             raise ModelError("X has no har_rv_<window> columns for the HAR model", model=self.name)

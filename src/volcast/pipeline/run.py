@@ -198,13 +198,18 @@ def _run_one(stage: Stage, ctx: RunContext, observer: Observer) -> StageResult:
         # the stored dataset is the variance one whatever target.kind is: the variance model,
         # serving and the stream worker read it; the other targets build theirs in memory
         target = ctx.params.target.model_copy(update={"kind": "variance"})
-        return stages.features(
+        built = stages.features(
             storage=ctx.storage,
             symbol=symbol,
             interval=interval,
             params=ctx.params.model_copy(update={"target": target}),
             progress=observer.progress,
         )
+        from volcast.pipeline import feature_store
+
+        if feature_store.after_features(ctx.storage, ctx.series) is not None:
+            observer.progress("feature store: materialised")
+        return built
     if ctx.params.target.kind != "variance":
         return _run_target(stage, ctx, observer)
     # The model stages import the modelling stack (seconds): only when they run.

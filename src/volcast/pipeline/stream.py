@@ -117,6 +117,7 @@ class StreamWorker:
         stop: threading.Event | None = None,
         on_event: Callable[[Event], None] | None = None,
         history_bars: int = 2000,
+        on_bar: Callable[[pd.DataFrame], object] | None = None,
     ) -> None:
         self.storage = storage
         self.series = series
@@ -128,6 +129,8 @@ class StreamWorker:
         self.stop = stop or threading.Event()
         self.on_event = on_event or (lambda event: None)
         self.history_bars = history_bars
+        self.on_bar = on_bar
+        """Called with the bars up to each processed bar (the feature store's publisher)."""
         self.store = MonitorStore(storage, series)
         self.report = StreamReport()
 
@@ -233,6 +236,8 @@ class StreamWorker:
         log_frame = row if log_frame.empty else pd.concat([log_frame, row], ignore_index=True)
         self._emit(state, events)
         self.store.write_log(log_frame)
+        if self.on_bar is not None:
+            self.on_bar(history)
         state.last_processed = bar
         state.last_seen = max(bar, state.last_seen) if state.last_seen is not None else bar
         self.report.bars += 1

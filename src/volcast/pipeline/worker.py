@@ -109,7 +109,10 @@ def stream_worker(
             degraded=degraded,
         )
 
+    from volcast.pipeline.feature_store import bar_publisher
+
     return StreamWorker(
+        on_bar=bar_publisher(ctx.storage, series),
         storage=ctx.storage,
         series=series,
         params=params,

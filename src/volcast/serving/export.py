@@ -120,7 +120,7 @@ def registry_up(up: bool) -> None:
 
 
 def prediction(series: Series, mode: str) -> None:
-    """One forecast returned (``mode`` is ``bars`` or ``features``)."""
+    """One forecast returned (``mode``: ``bars``, ``features``, ``feast`` or ``feast_fallback``)."""
     metrics.PREDICTIONS.labels(series.symbol, series.interval, mode).inc()
 
 

@@ -22,7 +22,7 @@ from volcast.schemas import bars_per_year
 from volcast.series import Series
 from volcast.serving.monitor import DriftState
 
-Mode = Literal["bars", "features"]
+Mode = Literal["bars", "features", "feast"]
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,7 @@ class PredictResponse(BaseModel):
     model: ModelRef
     baseline: Baseline | None
     drift: DriftFlags
-    input: Literal["bars", "features"]
+    input: Literal["bars", "features", "feast"]
     synthetic: bool = Field(description="Whether the stored bars are synthetic (sample source)")
 
 

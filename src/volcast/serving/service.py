@@ -11,12 +11,13 @@ export (:mod:`.export`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
@@ -28,6 +29,7 @@ from volcast.schemas import interval_timedelta
 from volcast.serving import baseline, export
 from volcast.serving.catalog import Catalog, Key
 from volcast.serving.entry import Entry
+from volcast.serving.feast import FeastFeatures
 from volcast.serving.forecast import (
     FeedbackOutcome,
     FeedbackRequest,
@@ -67,6 +69,11 @@ class ForecastService:
         self.params = params
         self.settings = settings
         self.started_at = time.time()
+        self.feast: FeastFeatures | None = None
+        if settings.features == "feast":
+            from volcast.featurestore import FeatureStoreSettings
+
+            self.feast = FeastFeatures(FeatureStoreSettings())
 
     @property
     def loader(self) -> ModelLoader:
@@ -87,8 +94,17 @@ class ForecastService:
         return self.catalog.served_models()
 
     def refresh_data(self) -> list[Key]:
-        """Reload the bars whose curated content hash changed (see :class:`Catalog`)."""
-        return self.catalog.refresh_data()
+        """Reload the bars whose curated content hash changed (see :class:`Catalog`).
+
+        With online features from Feast, every series' online row is checked too, so that
+        ``/ready`` says which series fall back to bars before a request asks.
+        """
+        changed = self.catalog.refresh_data()
+        if self.feast is not None:
+            for entry in self.catalog.entries.values():
+                if entry.model is not None:
+                    self.feast.forecast(entry)
+        return changed
 
     def refresh_models(self, *, force: bool = False) -> list[Key]:
         """Load a new model wherever the served alias moved (see :class:`Catalog`)."""
@@ -146,6 +162,11 @@ class ForecastService:
     def _from_bars(self, entry: Entry, request: ForecastRequest) -> Forecast:
         """The precomputed forecast of the latest stored bar; ``as_of`` may only name that bar."""
         forecast = entry.require_forecast()
+        if self.feast is not None:
+            online = self.feast.forecast(entry)
+            if online is not None and (request.as_of is None or online.as_of == forecast.as_of):
+                base = entry.baseline if online.as_of == forecast.as_of else None
+                return self._answer(entry, online.as_of, online.variance, base, "feast")
         if request.as_of is not None:
             as_of = utc_timestamp(request.as_of, field="as_of", series=entry.series)
             if as_of != forecast.as_of:
@@ -156,7 +177,10 @@ class ForecastService:
                     symbol=entry.symbol,
                     interval=entry.interval,
                 )
-        return self._answer(entry, forecast.as_of, forecast.variance, entry.baseline, "bars")
+        label = "feast_fallback" if self.feast is not None else None
+        return self._answer(
+            entry, forecast.as_of, forecast.variance, entry.baseline, "bars", label=label
+        )
 
     def _from_features(self, entry: Entry, requests: list[ForecastRequest]) -> list[Forecast]:
         """Forecasts of the explicit feature rows of one series; feeds its drift window."""
@@ -196,6 +220,8 @@ class ForecastService:
         variance: float,
         base: float | None,
         mode: Mode,
+        *,
+        label: str | None = None,
     ) -> Forecast:
         model = entry.require_model()
         try:
@@ -207,7 +233,7 @@ class ForecastService:
                 symbol=entry.symbol,
                 interval=entry.interval,
             ) from exc
-        export.prediction(entry.series, mode)
+        export.prediction(entry.series, label or mode)
         return Forecast(
             series=entry.series,
             as_of=as_of,
@@ -283,12 +309,19 @@ class ForecastService:
 
     def readiness(self) -> Readiness:
         """Whether at least one series can be forecast, and every degradation found."""
-        return readiness(
+        state = readiness(
             self.catalog.entries.values(),
             max_staleness_bars=self.params.quality.max_staleness_bars,
             registry_ok=self.registry_ok,
             registry_error=self.catalog.registry_error,
         )
+        fallbacks = self.feast.reasons() if self.feast is not None else []
+        if not fallbacks:
+            return state
+        status: Literal["ready", "degraded", "unavailable"] = (
+            "degraded" if state.status == "ready" else state.status
+        )
+        return dataclasses.replace(state, status=status, reasons=[*state.reasons, *fallbacks])
 
 
 @contextlib.contextmanager

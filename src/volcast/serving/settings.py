@@ -3,7 +3,7 @@ from :class:`volcast.config.Settings` (``VOLCAST_DATA_DIR``, ``MLFLOW_TRACKING_U
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,4 +43,12 @@ class ServingSettings(BaseSettings):
     )
     registry_timeout_seconds: float = Field(
         default=5.0, gt=0.0, description="HTTP timeout of registry calls (no retries)"
+    )
+    features: Literal["bars", "feast"] = Field(
+        default="bars",
+        description=(
+            "Where a forecast by symbol gets the latest bar's features: computed from the bars "
+            "in memory, or read from the Feast feature server (VOLCAST_FEAST_URL; falls back "
+            "to bars, saying so, when it is down or its row is stale: docs/feature-store.md)"
+        ),
     )

@@ -229,7 +229,7 @@ def test_shared_members_needs_every_member_with_the_same_parameters() -> None:
         return {n: make_model(n, params=params, interval="1h") for n in names}
 
     assert shared_members(models(*ALL)) == {  # type: ignore[arg-type]
-        "combination": ["ewma", "garch", "har", "lightgbm_har"]
+        "combination": ["ewma", "garch", "har", "har_weekly", "lightgbm_har"]
     }
     assert shared_members(models("ewma", "garch", "har", "combination")) == {}  # type: ignore[arg-type]
     other = models(*ALL)

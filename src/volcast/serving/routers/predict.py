@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 
 from volcast.errors import ConflictError
@@ -108,6 +110,8 @@ async def predict(
         return _target_response(
             service.targets.forecast(request.symbol, request.interval, request.target)
         )
+    if service.feast is not None:  # online features: an HTTP read, off the event loop
+        return _response(await asyncio.to_thread(service.forecast, _request(request)))
     return _response(service.forecast(_request(request)))
 
 
@@ -125,5 +129,9 @@ async def predict_batch(batch: BatchRequest, service: ServiceDep) -> BatchRespon
                 f"item {index}: target {item.target!r} is answered by POST /predict only; "
                 "batches forecast variance"
             )
-    forecasts = service.forecast_many([_request(item) for item in batch.items])
+    requests = [_request(item) for item in batch.items]
+    if service.feast is not None:  # online features: HTTP reads, off the event loop
+        forecasts = await asyncio.to_thread(service.forecast_many, requests)
+    else:
+        forecasts = service.forecast_many(requests)
     return BatchResponse(items=[_response(forecast) for forecast in forecasts])
