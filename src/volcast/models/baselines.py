@@ -227,21 +227,20 @@ def seasonal_design(
     if target_time.tz is None:
         target_time = target_time.tz_localize("UTC")
     target_time = target_time.tz_convert(clock)
-    parts: dict[str, np.ndarray] = {}
+    blocks: list[tuple[str, np.ndarray, int]] = []  # (prefix, codes, categories)
     if season == "week" and step < pd.Timedelta(days=1):
-        hour_of_week = target_time.dayofweek.to_numpy() * 24 + target_time.hour.to_numpy()
-        for k in range(1, 7 * 24):
-            parts[f"how_{k}"] = (hour_of_week == k).astype("float64")
-        return pd.DataFrame(parts, index=timestamps.index)
-    if step < pd.Timedelta(days=1):
-        hours = target_time.hour.to_numpy()
-        for h in range(1, 24):
-            parts[f"hour_{h}"] = (hours == h).astype("float64")
-    if step <= pd.Timedelta(days=1):
-        days = target_time.dayofweek.to_numpy()
-        for d in range(1, 7):
-            parts[f"dow_{d}"] = (days == d).astype("float64")
-    return pd.DataFrame(parts, index=timestamps.index)
+        codes = target_time.dayofweek.to_numpy() * 24 + target_time.hour.to_numpy()
+        blocks.append(("how", codes, 7 * 24))
+    else:
+        if step < pd.Timedelta(days=1):
+            blocks.append(("hour", target_time.hour.to_numpy(), 24))
+        if step <= pd.Timedelta(days=1):
+            blocks.append(("dow", target_time.dayofweek.to_numpy(), 7))
+    # one-hot by indexing an identity matrix: one pass over the rows, not one per category
+    matrices = [np.eye(size)[codes][:, 1:] for _, codes, size in blocks]
+    names = [f"{prefix}_{k}" for prefix, _, size in blocks for k in range(1, size)]
+    values = np.hstack(matrices) if matrices else np.empty((len(target_time), 0))
+    return pd.DataFrame(values, columns=names, index=timestamps.index)
 
 
 SEASONS: Final = ("day", "week")
