@@ -96,3 +96,57 @@ def test_features_with_news_but_no_headlines_names_the_command(
     assert code == 6, out
     assert "volcast news ingest" in out
     assert not (data_dir / "datasets").exists()
+
+
+@pytest.mark.slow
+def test_a_champion_trained_with_news_is_served_and_streamed_with_the_stored_headlines(
+    feeds: ReplayServer, tmp_path: Path, data_dir: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from volcast.config import load_params
+    from volcast.pipeline.champion import ChampionForecaster
+    from volcast.series import Series
+    from volcast.serving.app import create_app, default_service
+    from volcast.serving.settings import ServingSettings
+    from volcast.storage import Storage
+
+    (tmp_path / "params.yaml").write_text(
+        "sample:\n  n_bars: 1400\nprofile:\n  enabled: false\nfeatures:\n  news: true\n"
+        "train:\n  candidates: [har, lightgbm]\n  min_train_bars: 400\n  refit_every: 400\n"
+        "promotion:\n  window_bars: 200\n"
+    )
+    code, out = invoke("news", "ingest", "--symbol", "EUR/USD", "--feed", f"{feeds.url}/rss")
+    assert code == 0, out
+    for stage in (["ingest", "--source", "sample"], ["validate"], ["features"], ["train"]):
+        code, out = invoke(*stage, *SERIES)
+        assert code == 0, out
+    code, out = invoke("promote", *SERIES)
+    assert code == 0, out
+
+    storage = Storage(data_dir)
+    service_app = create_app(
+        service_factory=lambda: default_service(settings=ServingSettings(), storage=storage),
+        poll=False,
+    )
+    with TestClient(service_app, raise_server_exceptions=False) as client:
+        answer = client.post("/predict", json={"symbol": "EUR/USD"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["variance"] > 0.0
+        assert answer.json()["baseline"] is not None  # HAR, refitted without the news columns
+
+    # the stream worker's forecaster joins the same headlines
+    series = Series(symbol="EUR/USD", interval="1h")
+    forecaster = ChampionForecaster(
+        storage=storage, series=series, params=load_params(tmp_path / "params.yaml")
+    )
+    assert forecaster.refresh()
+    assert forecaster.model is not None
+    assert forecaster.model.builder.features.news
+    bars = pd.read_parquet(data_dir / "curated" / "eurusd" / "1h" / "bars.parquet")
+    made = forecaster.forecast(bars)
+    assert made.variance > 0.0
+    # without stored headlines the forecast fails naming the command that stores them
+    (data_dir / "news" / "eurusd" / "headlines.parquet").unlink()
+    with pytest.raises(Exception, match="volcast news ingest"):
+        forecaster.forecast(bars)

@@ -54,10 +54,19 @@ class BarForecast:
     features: dict[str, float]
 
 
-def score_latest(model: BarModel, bars: pd.DataFrame, *, rows: int) -> BarForecast:
+def score_latest(
+    model: BarModel,
+    bars: pd.DataFrame,
+    *,
+    rows: int,
+    headlines: pd.DataFrame | None = None,
+) -> BarForecast:
     """Forecast at the last of the cleaned ``bars``, made as training makes it.
 
-    Raises ModelError when the bars are too few to complete the model's inputs.
+    ``headlines`` (``published``, ``title``) are required when the model was trained with
+    the news features (``features.news``), which are joined as training joined them.
+    Raises ModelError when the bars are too few to complete the model's inputs, ConfigError
+    when the model needs headlines and none were given.
     """
     builder = model.builder
     data = build_dataset(
@@ -65,6 +74,7 @@ def score_latest(model: BarModel, bars: pd.DataFrame, *, rows: int) -> BarForeca
         features=builder.features,
         target=builder.target,
         interval=builder.interval,
+        headlines=headlines,
     ).drop(columns=["target"])
     last = data.iloc[-1]
     values = {name: float(last[name]) for name in model.feature_inputs if name in data.columns}
@@ -87,9 +97,8 @@ def fit_har(bars: pd.DataFrame, builder: FeatureBuilder) -> HarModel:
 
     Raises VolcastError, ValueError, KeyError or LinAlgError when it cannot be fitted.
     """
-    data = build_dataset(
-        bars, features=builder.features, target=builder.target, interval=builder.interval
-    )
+    features = builder.features.model_copy(update={"news": False})  # HAR reads no news
+    data = build_dataset(bars, features=features, target=builder.target, interval=builder.interval)
     train = data.dropna(subset=[*builder.feature_names, "target"])
     har = HarModel(interval=builder.interval, horizon=builder.target.horizon)
     har.fit(train.drop(columns=["target"]), train["target"])

@@ -32,6 +32,7 @@ from volcast.monitoring.trigger import RetrainTrigger
 from volcast.pipeline.stream import BarForecast
 from volcast.registry.served import RegistryLoader, ServedModel
 from volcast.series import Series
+from volcast.sources.news_store import read_headlines
 from volcast.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,12 @@ class ChampionForecaster:
     def forecast(self, bars: pd.DataFrame) -> BarForecast:
         """The champion's and HAR's forecasts made at the last of ``bars``."""
         model = self._require()
-        made = score_latest(model, bars, rows=self.history_rows)
+        headlines = (
+            read_headlines(self.storage, self.series.symbol)
+            if model.builder.features.news
+            else None
+        )
+        made = score_latest(model, bars, rows=self.history_rows, headlines=headlines)
         if self._har is None or self._har_age >= self.params.train.refit_every:
             try:
                 self._har = fit_har(bars, model.builder)

@@ -35,6 +35,7 @@ from volcast.serving.entry import Entry
 from volcast.serving.monitor import SeriesMonitor, read_live
 from volcast.serving.scoring import score_latest
 from volcast.serving.settings import ServingSettings
+from volcast.sources.news_store import read_headlines
 from volcast.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -212,18 +213,26 @@ class Catalog:
         """Recompute the entry's forecast and baseline, then swap it in (one assignment)."""
         key = entry.series.key
         old = self._entries.get(key)
-        if entry.model is not None and entry.bars is not None:
+        model, bars = entry.model, entry.bars
+        if model is not None and bars is not None:
             try:
-                forecast = score_latest(
-                    entry.model, entry.bars.frame, rows=self.settings.history_bars
+                # a model trained with the news features joins the headlines stored by now
+                headlines = (
+                    read_headlines(self.storage, entry.symbol)
+                    if model.builder.features.news
+                    else None
                 )
-                har = self._baselines.fit(key, entry.model, entry.bars)
+                entry = replace(entry, headlines=headlines)
+                forecast = score_latest(
+                    model, bars.frame, rows=self.settings.history_bars, headlines=headlines
+                )
+                har = self._baselines.fit(key, model, bars)
                 entry = replace(
                     entry,
                     forecast=forecast,
                     forecast_error=None,
                     har=har,
-                    baseline=baseline.forecast_last(har, entry.model, entry.bars.frame),
+                    baseline=baseline.forecast_last(har, model, bars.frame),
                 )
             except (VolcastError, ValueError, ArithmeticError) as exc:
                 entry = replace(entry, forecast=None, forecast_error=str(exc))

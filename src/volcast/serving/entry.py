@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 from volcast.errors import ModelUnavailableError
 from volcast.models import HarModel
 from volcast.registry.served import ServedModel
@@ -28,6 +30,7 @@ class Entry:
     forecast_error: str | None = None
     baseline: float | None = None
     har: HarModel | None = None
+    headlines: pd.DataFrame | None = None  # read with the bars when the model uses news
 
     @property
     def symbol(self) -> str:

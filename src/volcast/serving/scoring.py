@@ -16,7 +16,12 @@ from volcast.schemas import TIMESTAMP
 
 
 def score_at(
-    model: ServedModel, bars: pd.DataFrame, as_of: pd.Timestamp, *, rows: int
+    model: ServedModel,
+    bars: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    rows: int,
+    headlines: pd.DataFrame | None = None,
 ) -> float | None:
     """The forecast the model makes at stored bar ``as_of`` (None when it is not in ``bars``)."""
     stamps = bars[TIMESTAMP]
@@ -26,7 +31,7 @@ def score_at(
     history = bars.iloc[:position]
     if len(history) < model.builder.required_history:
         return None
-    return score_latest(model, history, rows=rows).variance
+    return score_latest(model, history, rows=rows, headlines=headlines).variance
 
 
 def refuse_sequential(model: ServedModel) -> None:

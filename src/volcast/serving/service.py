@@ -295,7 +295,13 @@ class ForecastService:
     def _recompute(self, entry: Entry, as_of: pd.Timestamp) -> tuple[float, float | None]:
         model = entry.require_model()
         if entry.bars is not None:
-            variance = score_at(model, entry.bars.frame, as_of, rows=self.settings.history_bars)
+            variance = score_at(
+                model,
+                entry.bars.frame,
+                as_of,
+                rows=self.settings.history_bars,
+                headlines=entry.headlines,
+            )
             if variance is not None:
                 return variance, None
         raise NotFoundError(
