@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import volcast_common as vc
+import volcast_dvc
 from airflow.sdk import dag, get_current_context, task, task_group
 
 log = logging.getLogger("volcast.airflow")
@@ -71,7 +72,7 @@ def volcast_ingest() -> None:
         if not repo or not os.path.isdir(os.path.join(repo, ".dvc")):
             log.info("no DVC repo configured (VOLCAST_DVC_REPO): versioning skipped")
             return "skipped"
-        digest = vc.version_curated(one, Path(repo))
+        digest = volcast_dvc.version_curated(one, Path(repo))
         log.info("%s: curated bars versioned (%s) and pushed", vc.label(one), digest)
         return digest
 

@@ -1,0 +1,483 @@
+"""Airflow on CeleryExecutor on one machine, from real parts, for the scale-out test and benchmark.
+
+:func:`celery_stack` starts a throwaway PostgreSQL cluster (Debian's ``initdb``/``postgres``,
+run as the ``postgres`` user when we are root: PostgreSQL refuses root), a Redis broker
+(``redis-server``, no persistence), an MLflow server (the registry every worker writes to),
+and, through ``scripts/airflow.sh`` (Airflow's own environment), the Airflow API server,
+scheduler, dag-processor and N Celery workers, all sharing one ``AIRFLOW__*`` environment
+and one JWT secret. Each worker reports its own name in the task instances it runs
+(``[core] hostname_callable`` = ``volcast_common.worker_hostname``, ``w1``, ``w2``, ...).
+
+Used by tests/integration/test_airflow_celery.py and benchmarks/airflow_scale.py. Missing
+system parts raise :class:`MissingPartError` (the test turns it into a skip, or a failure under
+VOLCAST_REQUIRE_SYSTEM_DEPS=1); any other start-up problem raises :class:`StackError` with
+the tail of the part's log.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.helpers import REPO_ROOT
+from tests.support.processes import mlflow_server
+
+AIRFLOW_SH = REPO_ROOT / "scripts" / "airflow.sh"
+START_TIMEOUT = 300.0  # the machine is shared: start-ups get a generous deadline
+VOLCAST_BIN = Path(sys.executable).parent / "volcast"
+
+# Small enough to train in seconds (as tests/integration/test_airflow.py).
+TRAIN_PARAMS = """\
+sample:
+  n_bars: 1400
+profile:
+  enabled: false
+train:
+  candidates: [persistence, ewma, har]
+  min_train_bars: 400
+  refit_every: 400
+promotion:
+  window_bars: 200
+"""
+SYMBOLS = (
+    "EUR/USD",
+    "GBP/USD",
+    "USD/JPY",
+    "AUD/USD",
+    "USD/CHF",
+    "NZD/USD",
+    "EUR/GBP",
+    "USD/CAD",
+    "EUR/JPY",
+    "GBP/JPY",
+    "AUD/JPY",
+    "EUR/CHF",
+)
+
+
+class MissingPartError(RuntimeError):
+    """A system part (PostgreSQL, Redis, the Airflow environment) is not installed."""
+
+
+class StackError(RuntimeError):
+    """A part of the stack did not start or a run did not finish."""
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    if not path.exists():
+        return f"(no {path.name})"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def free_port() -> int:
+    """A loopback port free right now (for servers that cannot be told to pick one)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def poll(check: Callable[[], Any], *, what: str, deadline: float, log: Path | None = None) -> Any:
+    """``check()`` until truthy (returned); an HTTP or OS error counts as not yet."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            value = check()
+        except (httpx.HTTPError, OSError):
+            value = None
+        if value:
+            return value
+        time.sleep(0.5)
+    raise StackError(
+        f"timed out after {deadline:.0f} s waiting for {what}\n{_tail(log) if log else ''}"
+    )
+
+
+def _start(
+    command: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A server in its own session (stopped with its children), output to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+
+
+def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Signal ``process``'s session; SIGKILL it when it has not exited in 30 s."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, sig)
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+# ----- PostgreSQL and Redis ---------------------------------------------------------------------
+
+
+def postgres_bin() -> Path:
+    """The folder of Debian's PostgreSQL server binaries (newest version), or MissingPartError."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: p.split("/")[4])
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).parent
+    raise MissingPartError("PostgreSQL's initdb is not installed (apt package postgresql)")
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run as the ``postgres`` user then (``runuser``)."""
+    if os.geteuid() != 0:
+        return command
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        raise MissingPartError("as root, PostgreSQL needs runuser (util-linux) to drop root")
+    return [runuser, "-u", "postgres", "--", *command]
+
+
+@contextmanager
+def postgres(log_dir: Path) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port; yields its database URL
+    (``postgresql+psycopg2://airflow@127.0.0.1:PORT/airflow``). Removed afterwards."""
+    bindir = postgres_bin()
+    # a folder the postgres user can reach (pytest's tmp folders are private to root)
+    root = Path(tempfile.mkdtemp(prefix="volcast-pg-"))
+    log = log_dir / "postgres.log"
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(root, user="postgres", group="postgres")
+        initdb = [str(bindir / "initdb"), "-D", str(root / "data"), "-U", "airflow"]
+        initdb += ["--auth=trust", "-E", "UTF8", "--no-sync"]
+        done = subprocess.run(
+            _as_postgres_user(initdb), capture_output=True, text=True, timeout=START_TIMEOUT
+        )
+        if done.returncode != 0:
+            raise StackError(f"initdb failed: {done.stderr[-2000:]}")
+        port = free_port()
+        server = _start(
+            _as_postgres_user(
+                [
+                    str(bindir / "postgres"),
+                    "-D",
+                    str(root / "data"),
+                    "-p",
+                    str(port),
+                    "-h",
+                    "127.0.0.1",
+                    "-k",
+                    str(root),
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=300",
+                ]
+            ),
+            log,
+        )
+        try:
+            isready = [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)]
+            poll(
+                lambda: (
+                    server.poll() is None
+                    and subprocess.run(isready, capture_output=True).returncode == 0
+                ),
+                what="PostgreSQL",
+                deadline=START_TIMEOUT,
+                log=log,
+            )
+            createdb = [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port)]
+            subprocess.run([*createdb, "-U", "airflow", "airflow"], check=True, timeout=60)
+            yield f"postgresql+psycopg2://airflow@127.0.0.1:{port}/airflow"
+        finally:
+            _stop(server, signal.SIGINT)  # "fast" shutdown: do not wait for clients
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _redis_ping(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(64).startswith(b"+PONG")
+
+
+@contextmanager
+def redis(log_dir: Path) -> Iterator[str]:
+    """``redis-server`` on a free loopback port, no persistence; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise MissingPartError("redis-server is not installed (apt package redis-server)")
+    port = free_port()
+    log = log_dir / "redis.log"
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(log_dir)]
+    server = _start(command, log)
+    try:
+        poll(lambda: _redis_ping(port), what="Redis", deadline=START_TIMEOUT, log=log)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        _stop(server)
+
+
+# ----- Airflow ------------------------------------------------------------------------------------
+
+
+@dataclass
+class CeleryStack:
+    """A running stack: its environment (for ``scripts/airflow.sh``), URLs and worker names."""
+
+    env: dict[str, str]
+    home: Path
+    api_url: str
+    tracking_uri: str
+    workers: list[str] = field(default_factory=list)
+
+    def airflow(self, *args: str, timeout: float = START_TIMEOUT) -> str:
+        """``scripts/airflow.sh ARGS`` against this stack; its stdout (StackError on failure)."""
+        done = subprocess.run(
+            ["bash", str(AIRFLOW_SH), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise StackError(f"airflow {' '.join(args)}: {(done.stderr or done.stdout)[-3000:]}")
+        return done.stdout
+
+    def api(self, path: str, **params: Any) -> Any:
+        """GET the Airflow REST API (``/api/v2``...); all users are admins in this stack."""
+        response = httpx.get(self.api_url + path, params=params, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def trigger(self, dag_id: str, run_id: str, conf: dict[str, Any] | None = None) -> None:
+        """``airflow dags trigger`` (the CLI, as an operator would)."""
+        args = ["dags", "trigger", dag_id, "--run-id", run_id]
+        self.airflow(*args, *(["--conf", json.dumps(conf)] if conf else []))
+
+    def wait_run(self, dag_id: str, run_id: str, *, deadline: float) -> dict[str, Any]:
+        """Wait until the run is finished; returns it (StackError when it times out)."""
+
+        def finished() -> dict[str, Any] | None:
+            run = self.api(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            return run if run["state"] in ("success", "failed") else None
+
+        return poll(
+            finished,
+            what=f"{dag_id} run {run_id}",
+            deadline=deadline,
+            log=self.home / "scheduler.log",
+        )
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        found = self.api(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=1000)
+        return list(found["task_instances"])
+
+    def registered_models(self) -> list[str]:
+        """Names of the models registered in the stack's MLflow server."""
+        response = httpx.get(
+            f"{self.tracking_uri}/api/2.0/mlflow/registered-models/search",
+            params={"max_results": 1000},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return sorted(m["name"] for m in response.json().get("registered_models", []))
+
+
+_PREPARE = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from volcast.cli.app import run\n"
+    "from volcast.cli.options import Options\n"
+    "from volcast.pipeline.run import PREPARE, SourceSpec\n"
+    "for symbol in sys.argv[2:]:\n"
+    "    run(Options(Path(sys.argv[1]), symbol, '1h', SourceSpec('sample')), PREPARE)\n"
+)
+
+
+def start_prepare(
+    data_dir: Path, params: Path, symbols: list[str], log: Path
+) -> subprocess.Popen[bytes]:
+    """Start ingest -> validate -> features of the sample source for ``symbols`` into
+    ``data_dir``, in ONE volcast process (the CLI's import time dominates one series' work),
+    so that a ``volcast_train`` run has datasets to train on. Finish with :func:`finish`."""
+    env = {**os.environ, "VOLCAST_DATA_DIR": str(data_dir)}
+    command = [sys.executable, "-c", _PREPARE, str(params), *symbols]
+    return _start(command, log, env)
+
+
+def finish(process: subprocess.Popen[bytes], log: Path, *, what: str) -> None:
+    """Wait for ``process``; StackError with its log's tail when it fails."""
+    if process.wait(timeout=START_TIMEOUT * 2) != 0:
+        raise StackError(f"{what} exited {process.returncode}:\n{_tail(log)}")
+
+
+def instruments_params(symbols: list[str]) -> str:
+    """:data:`TRAIN_PARAMS` with ``instruments:`` listing ``symbols`` (sample source, 1h)."""
+    lines = "".join(f"  - {{symbol: {s}, interval: 1h, source: sample}}\n" for s in symbols)
+    return TRAIN_PARAMS + "instruments:\n" + lines
+
+
+def ensure_airflow_env(home: Path) -> None:
+    """Create Airflow's environment (scripts/airflow.sh, first use) or raise MissingPartError."""
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "VOLCAST_DATA_DIR": str(home / "data")}
+    try:
+        done = subprocess.run(
+            ["bash", str(AIRFLOW_SH), "--python", "-c", "import airflow.providers.celery"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise MissingPartError("creating the Airflow environment timed out") from exc
+    if done.returncode != 0:
+        why = done.stderr[-2000:]
+        raise MissingPartError(f"the Airflow environment could not be created: {why}")
+
+
+@contextmanager
+def celery_stack(
+    root: Path,
+    params: Path,
+    data_dir: Path,
+    *,
+    workers: int = 2,
+    concurrency: int = 1,
+    prepare: list[str] | None = None,
+) -> Iterator[CeleryStack]:
+    """The whole stack (see the module's docstring) until the context exits; ``params`` is
+    the volcast params file the DAGs read, ``data_dir`` the shared data directory. The
+    series ``prepare`` lists get their datasets (:func:`start_prepare`) while it starts."""
+    home = root / "airflow-home"
+    home.mkdir(parents=True)
+    ensure_airflow_env(root / "airflow-env-check")
+    with ExitStack() as stack:
+        if prepare:
+            preparing = start_prepare(data_dir, params, prepare, root / "prepare.log")
+            stack.callback(_stop, preparing)
+        db = stack.enter_context(postgres(root))
+        broker = stack.enter_context(redis(root))
+        mlflow_root = root / "mlflow"
+        mlflow_root.mkdir()
+        tracking_uri, _ = stack.enter_context(mlflow_server(mlflow_root))
+        api_port = free_port()
+        api_url = f"http://127.0.0.1:{api_port}"
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MLFLOW_"))},
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db,
+            "AIRFLOW__CELERY__BROKER_URL": broker,
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + db,
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(concurrency),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__API__BASE_URL": api_url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            # runs only when triggered: no scheduled run of the three DAGs joins in
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "volcast_common.worker_hostname",
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+            "VOLCAST_DATA_DIR": str(data_dir),
+            "VOLCAST_PARAMS": str(params),
+            "VOLCAST_BIN": str(VOLCAST_BIN),
+            "VOLCAST_AIRFLOW_RETRIES": "1",
+            "VOLCAST_AIRFLOW_RETRY_DELAY_SECONDS": "2",
+            "MLFLOW_TRACKING_URI": tracking_uri,
+        }
+        celery = CeleryStack(env=env, home=home, api_url=api_url, tracking_uri=tracking_uri)
+        celery.airflow("version")  # migrates the Postgres metadata DB, imports the pools
+
+        def serve(name: str, *args: str, extra: dict[str, str] | None = None) -> None:
+            command = ["bash", str(AIRFLOW_SH), *args]
+            process = _start(command, home / f"{name}.log", {**env, **(extra or {})})
+            stack.callback(_stop, process)
+
+        serve(
+            "api-server",
+            "api-server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(api_port),
+            "--workers",
+            "1",
+        )
+        serve("scheduler", "scheduler")
+        serve("dag-processor", "dag-processor")
+        for i in range(1, workers + 1):
+            name = f"w{i}"
+            serve(
+                f"worker-{name}",
+                "celery",
+                "worker",
+                "--celery-hostname",
+                f"{name}@%h",
+                "--concurrency",
+                str(concurrency),
+                "--skip-serve-logs",
+                "--without-gossip",
+                "--without-mingle",
+                extra={"VOLCAST_AIRFLOW_HOSTNAME": name},
+            )
+            celery.workers.append(name)
+
+        def healthy() -> bool:
+            health = celery.api("/api/v2/monitor/health")
+            return all(
+                health.get(part, {}).get("status") == "healthy"
+                for part in ("metadatabase", "scheduler", "dag_processor")
+            )
+
+        poll(
+            healthy,
+            what="the Airflow API server, scheduler and dag-processor",
+            deadline=START_TIMEOUT,
+            log=home / "api-server.log",
+        )
+        poll(
+            lambda: celery.api("/api/v2/dags/volcast_train")["dag_id"],
+            what="volcast_train to be parsed",
+            deadline=START_TIMEOUT,
+            log=home / "dag-processor.log",
+        )
+        for name in celery.workers:
+            poll(
+                lambda name=name: "ready" in (home / f"worker-{name}.log").read_text(),
+                what=f"Celery worker {name}",
+                deadline=START_TIMEOUT,
+                log=home / f"worker-{name}.log",
+            )
+        if prepare:
+            finish(preparing, root / "prepare.log", what="preparing the series' datasets")
+        yield celery
