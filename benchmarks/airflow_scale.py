@@ -101,8 +101,8 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; concurrency {args.concurrency} per worker")
     print("| instruments | Celery workers | wall time (trigger to end) | DAG run | ran on | load |")
     print("|---|---|---|---|---|---|")
-    for count, workers, wall, run_seconds, hosts, load in rows:
-        print(f"| {count} | {workers} | {wall:.0f} s | {run_seconds:.0f} s | {hosts} | {load} |")
+    for count, workers, wall, run_seconds, ran_on, load in rows:
+        print(f"| {count} | {workers} | {wall:.0f} s | {run_seconds:.0f} s | {ran_on} | {load} |")
 
 
 if __name__ == "__main__":

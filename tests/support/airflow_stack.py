@@ -30,13 +30,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.helpers import REPO_ROOT
-from tests.support.processes import mlflow_server
 
 AIRFLOW_SH = REPO_ROOT / "scripts" / "airflow.sh"
 START_TIMEOUT = 300.0  # the machine is shared: start-ups get a generous deadline
@@ -288,12 +288,13 @@ class CeleryStack:
             run = self.api(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
             return run if run["state"] in ("success", "failed") else None
 
-        return poll(
+        run: dict[str, Any] = poll(
             finished,
             what=f"{dag_id} run {run_id}",
             deadline=deadline,
             log=self.home / "scheduler.log",
         )
+        return run
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         found = self.api(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=1000)
@@ -338,6 +339,21 @@ def finish(process: subprocess.Popen[bytes], log: Path, *, what: str) -> None:
         raise StackError(f"{what} exited {process.returncode}:\n{_tail(log)}")
 
 
+def start_mlflow(root: Path, stack: ExitStack) -> str:
+    """Start an MLflow server (SQLite backend, proxied artefacts under ``root``) on a free
+    port, stopped with ``stack``; returns its URL at once (wait for ``/health`` later), so
+    its slow start-up overlaps the others'. As tests/support/processes.mlflow_server."""
+    root.mkdir(parents=True)
+    port = free_port()
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri"]
+    command += [f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "art")]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no huey consumers: no MLflow jobs
+    stack.callback(_stop, _start(command, root / "mlflow.log", env))
+    return f"http://127.0.0.1:{port}"
+
+
 def instruments_params(symbols: list[str]) -> str:
     """:data:`TRAIN_PARAMS` with ``instruments:`` listing ``symbols`` (sample source, 1h)."""
     lines = "".join(f"  - {{symbol: {s}, interval: 1h, source: sample}}\n" for s in symbols)
@@ -378,16 +394,14 @@ def celery_stack(
     series ``prepare`` lists get their datasets (:func:`start_prepare`) while it starts."""
     home = root / "airflow-home"
     home.mkdir(parents=True)
-    ensure_airflow_env(root / "airflow-env-check")
     with ExitStack() as stack:
         if prepare:
             preparing = start_prepare(data_dir, params, prepare, root / "prepare.log")
             stack.callback(_stop, preparing)
+        tracking_uri = start_mlflow(root / "mlflow", stack)  # ready-checked below
+        ensure_airflow_env(root / "airflow-env-check")
         db = stack.enter_context(postgres(root))
         broker = stack.enter_context(redis(root))
-        mlflow_root = root / "mlflow"
-        mlflow_root.mkdir()
-        tracking_uri, _ = stack.enter_context(mlflow_server(mlflow_root))
         api_port = free_port()
         api_url = f"http://127.0.0.1:{api_port}"
         env = {
@@ -471,13 +485,23 @@ def celery_stack(
             deadline=START_TIMEOUT,
             log=home / "dag-processor.log",
         )
+
+        def ready(name: str) -> bool:
+            return "ready" in (home / f"worker-{name}.log").read_text()
+
         for name in celery.workers:
             poll(
-                lambda name=name: "ready" in (home / f"worker-{name}.log").read_text(),
+                partial(ready, name),
                 what=f"Celery worker {name}",
                 deadline=START_TIMEOUT,
                 log=home / f"worker-{name}.log",
             )
+        poll(
+            lambda: httpx.get(f"{tracking_uri}/health", timeout=5).status_code == 200,
+            what="the MLflow server",
+            deadline=START_TIMEOUT,
+            log=root / "mlflow" / "mlflow.log",
+        )
         if prepare:
             finish(preparing, root / "prepare.log", what="preparing the series' datasets")
         yield celery
