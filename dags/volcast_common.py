@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import socket
 import subprocess
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,11 @@ REPO = Path(os.environ.get("VOLCAST_REPO") or Path(__file__).resolve().parents[1
 PARAMS = Path(os.environ.get("VOLCAST_PARAMS") or REPO / "params.yaml")
 VOLCAST_BIN = os.environ.get("VOLCAST_BIN") or str(REPO / ".venv" / "bin" / "volcast")
 OWNER = "volcast-ml-platform"
+POOLS_FILE = Path(
+    os.environ.get("VOLCAST_AIRFLOW_POOLS") or REPO / "scripts" / "airflow" / "pools.json"
+)
+SOURCE_POOL_PREFIX = "volcast_source_"
+DVC_POOL = "volcast_dvc"
 SOURCE_OPTIONS = (
     "path",
     "timestamp_column",
@@ -37,6 +43,15 @@ SOURCE_OPTIONS = (
 )
 _INTERVAL = re.compile(r"^(\d+)(min|h|d|w)$")
 _UNIT_SECONDS = {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def worker_hostname() -> str:
+    """The worker's name in its task instances: ``VOLCAST_AIRFLOW_HOSTNAME``, else the FQDN.
+
+    For ``[core] hostname_callable`` (``AIRFLOW__CORE__HOSTNAME_CALLABLE=
+    volcast_common.worker_hostname``) when several Celery workers share one host.
+    """
+    return os.environ.get("VOLCAST_AIRFLOW_HOSTNAME") or socket.getfqdn()
 
 
 def read_params() -> dict[str, Any]:
@@ -75,6 +90,38 @@ def series_for_run(conf: dict[str, Any] | None, configured: list[dict[str, Any]]
     if "source" not in series:
         series["source"] = "csv" if series.get("path") else "sample"
     return [series]
+
+
+def source_pools(path: Path | None = None) -> dict[str, str]:
+    """Source name -> its Airflow pool (``volcast_source_<source>``), from the pools file.
+
+    The pools file (``scripts/airflow/pools.json``, ``VOLCAST_AIRFLOW_POOLS``) is what
+    ``scripts/airflow.sh`` imports with ``airflow pools import``: one pool per provider, its
+    slots the number of that provider's ingest tasks allowed to run at once.
+    """
+    pools = json.loads((path or POOLS_FILE).read_text(encoding="utf-8"))
+    return {
+        name.removeprefix(SOURCE_POOL_PREFIX): name
+        for name in sorted(pools)
+        if name.startswith(SOURCE_POOL_PREFIX)
+    }
+
+
+def by_source(chosen: list[dict[str, Any]], pools: dict[str, str]) -> dict[str, list[dict]]:
+    """The series grouped by source, one (possibly empty) list per pooled source.
+
+    Raises ``ValueError`` naming the series whose source has no pool in the pools file.
+    """
+    grouped: dict[str, list[dict]] = {source: [] for source in pools}
+    for one in chosen:
+        source = str(one.get("source") or "sample").lower()
+        if source not in grouped:
+            raise ValueError(
+                f"{label(one)}: source {source!r} has no Airflow pool "
+                f"({SOURCE_POOL_PREFIX}{source} in {POOLS_FILE}); add it there"
+            )
+        grouped[source].append(one)
+    return grouped
 
 
 def label(series: dict[str, Any]) -> str:

@@ -11,7 +11,8 @@
 # scripts/airflow/requirements.in, so no constraint file is fetched at run time.
 # AIRFLOW_HOME defaults to <data dir>/airflow (SQLite metadata, standalone defaults), the DAGs
 # folder is dags/, examples are off. The DAG tasks run the volcast CLI of the project's venv
-# ($VOLCAST_BIN, default .venv/bin/volcast) as subprocesses.
+# ($VOLCAST_BIN, default .venv/bin/volcast) as subprocesses. The Airflow pools of
+# scripts/airflow/pools.json (one per data provider) are imported on first use.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${VOLCAST_AIRFLOW_VENV:-$repo/.airflow-venv}"
@@ -60,5 +61,15 @@ if [ "${1:-}" != "db" ] && [ "$(cat "$AIRFLOW_HOME/.volcast-db" 2>/dev/null)" !=
   "$venv/bin/airflow" db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 \
     || { cat "$AIRFLOW_HOME/db-migrate.log" >&2; exit 4; }
   echo "$lock_sum" >"$AIRFLOW_HOME/.volcast-db"
+fi
+# The pools (one per data provider, plus volcast_dvc), imported once per AIRFLOW_HOME and
+# pools file; edit the file (or point VOLCAST_AIRFLOW_POOLS at your own) to change slots.
+pools="${VOLCAST_AIRFLOW_POOLS:-$repo/scripts/airflow/pools.json}"
+export VOLCAST_AIRFLOW_POOLS="$pools"
+pools_sum="$(sha256sum "$pools" | cut -d' ' -f1)"
+if [ "${1:-}" != "db" ] && [ "$(cat "$AIRFLOW_HOME/.volcast-pools" 2>/dev/null)" != "$pools_sum" ]; then
+  "$venv/bin/airflow" pools import "$pools" >"$AIRFLOW_HOME/pools-import.log" 2>&1 \
+    || { cat "$AIRFLOW_HOME/pools-import.log" >&2; exit 5; }
+  echo "$pools_sum" >"$AIRFLOW_HOME/.volcast-pools"
 fi
 exec "$venv/bin/airflow" "$@"

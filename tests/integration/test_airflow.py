@@ -16,22 +16,25 @@ import sys
 import textwrap
 from pathlib import Path
 
+import httpx
 import pytest
+import yaml
 
-from tests.helpers import REPO_ROOT, system_deps_required
+from tests.deploy.servers import alertmanager_binary, running_alertmanager
+from tests.helpers import REPO_ROOT, require_binary, system_deps_required
 from tests.integration.test_cli_pipeline_all import btc_slice
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
     pytest.mark.xdist_group("airflow"),
-    pytest.mark.timeout(900),
+    pytest.mark.timeout(1200),
 ]
 
 AIRFLOW_SH = REPO_ROOT / "scripts" / "airflow.sh"
 VOLCAST_BIN = Path(sys.executable).parent / "volcast"
 _ENV_TIMEOUT = 900.0
-_RUN_TIMEOUT = 420.0
+_RUN_TIMEOUT = 600.0  # one `airflow dags test`; the machine may be shared and loaded
 
 # Small enough to train in seconds (as tests/integration/test_cli_logs.py).
 PARAMS = """\
@@ -47,6 +50,14 @@ promotion:
   window_bars: 200
 """
 EURUSD = {"symbol": "EUR/USD", "interval": "1h", "source": "sample"}
+# Alertmanager that keeps what it receives (no notification channel is needed here).
+ALERTMANAGER_CONFIG = """\
+route:
+  receiver: keep
+  group_wait: 1s
+receivers:
+  - name: keep
+"""
 
 
 @pytest.fixture(scope="session")
@@ -127,6 +138,43 @@ def _finished(output: str, dag_id: str) -> str:
     return lines[-1].split("state=")[1].split(",")[0]
 
 
+def _pools(home: Path) -> dict[str, int]:
+    """The volcast pools in Airflow's metadata DB (pool name -> slots)."""
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        rows = db.execute("select pool, slots from slot_pool where pool like 'volcast%'").fetchall()
+    return dict(rows)
+
+
+def _ingest_pools(home: Path) -> dict[str, set[str]]:
+    """Task id -> the pools its successful task instances ran in (``volcast_ingest``)."""
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        rows = db.execute(
+            "select task_id, pool from task_instance where dag_id = 'volcast_ingest' "
+            "and state = 'success'"
+        ).fetchall()
+    found: dict[str, set[str]] = {}
+    for task_id, pool in rows:
+        found.setdefault(task_id, set()).add(pool)
+    return found
+
+
+def _dvc_repo(root: Path, remote: Path) -> None:
+    """``root`` as a git + DVC repository whose default remote is the local folder ``remote``."""
+    root.mkdir(parents=True, exist_ok=True)
+    dvc = str(VOLCAST_BIN.parent / "dvc")
+    for command in (
+        ["git", "init", "-q"],
+        [dvc, "init", "-q"],
+        [dvc, "config", "core.analytics", "false"],
+        [dvc, "remote", "add", "-d", "local", str(remote)],
+    ):
+        subprocess.run(command, cwd=root, check=True, capture_output=True, timeout=_RUN_TIMEOUT)
+
+
 def _models(data_dir: Path) -> dict[str, list[str]]:
     """Registered model name -> its aliases, from the MLflow SQLite store of the data dir."""
     import sqlite3
@@ -142,8 +190,13 @@ DAGBAG_CHECK = textwrap.dedent(
     import json, os
     from airflow.dag_processing.dagbag import DagBag
 
+    import volcast_common as vc
+
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     out = {"import_errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": {}}
+    # the configured instruments' symbols per provider group (what the series task returns)
+    grouped = vc.by_source(vc.instruments(), vc.source_pools())
+    out["groups"] = {k: [s["symbol"] for s in v] for k, v in grouped.items() if v}
     for dag_id, dag in bag.dags.items():
         # a topological order exists (no cycle): Kahn's algorithm on the task graph
         indegree = {t.task_id: len(t.upstream_task_ids) for t in dag.tasks}
@@ -169,6 +222,7 @@ DAGBAG_CHECK = textwrap.dedent(
                     "backoff": float(t.retry_exponential_backoff),
                     "timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None,
                     "on_failure": bool(t.on_failure_callback),
+                    "pool": t.pool,
                 }
                 for t in dag.tasks
             },
@@ -179,7 +233,14 @@ DAGBAG_CHECK = textwrap.dedent(
 
 
 def test_dagbag_imports_every_dag_with_owners_tags_and_retries(airflow: AirflowCli) -> None:
-    airflow.params.write_text(PARAMS)
+    airflow.params.write_text(
+        PARAMS
+        + "instruments:\n"
+        + "  - {symbol: EUR/USD, interval: 1h, source: sample}\n"
+        + "  - {symbol: BTC/USD, interval: 1h, source: csv, path: btc.csv}\n"
+        + "  - {symbol: GBP/USD, interval: 1h, source: twelvedata}\n"
+        + "  - {symbol: USD/JPY, interval: 1h, source: twelvedata}\n"
+    )
     done = airflow("--python", "-c", DAGBAG_CHECK)
     assert done.returncode == 0, done.stderr[-4000:]
     line = next(ln for ln in done.stdout.splitlines() if ln.startswith("DAGBAG "))
@@ -198,8 +259,24 @@ def test_dagbag_imports_every_dag_with_owners_tags_and_retries(airflow: AirflowC
             assert task["timeout"], (dag_id, task_id)
             assert task["on_failure"], (dag_id, task_id)
     assert bag["dags"]["volcast_monitor"]["schedule"] == "*/15 * * * *"
-    assert "one_series.features" in bag["dags"]["volcast_ingest"]["tasks"]
     assert "one_series.notify" in bag["dags"]["volcast_train"]["tasks"]
+    # one pool per provider: each configured series lands in its source's group, whose ingest
+    # runs in that source's pool (the version step in the one-writer DVC pool)
+    assert bag["groups"] == {
+        "sample": ["EUR/USD"],
+        "csv": ["BTC/USD"],
+        "twelvedata": ["GBP/USD", "USD/JPY"],
+    }
+    ingest = bag["dags"]["volcast_ingest"]["tasks"]
+    pools = json.loads((REPO_ROOT / "scripts" / "airflow" / "pools.json").read_text())
+    for source in ("sample", "csv", "twelvedata"):
+        assert ingest[f"{source}.ingest"]["pool"] == f"volcast_source_{source}"
+        assert ingest[f"{source}.validate"]["pool"] == "default_pool"
+        assert ingest[f"{source}.version"]["pool"] == "volcast_dvc"
+    providers = {t.split(".")[0] for t in ingest if t.endswith(".ingest")}
+    assert {f"volcast_source_{p}" for p in providers} | {"volcast_dvc"} == set(pools)
+    # the pools exist in Airflow after scripts/airflow.sh set it up, with the file's slots
+    assert _pools(airflow.home) == {name: pool["slots"] for name, pool in pools.items()}
 
 
 def test_ingest_then_train_one_series_from_conf(airflow: AirflowCli) -> None:
@@ -216,7 +293,12 @@ def test_ingest_then_train_one_series_from_conf(airflow: AirflowCli) -> None:
 
 
 def test_two_series_from_instruments(airflow: AirflowCli, tmp_path: Path) -> None:
+    """Two providers' series, each ingested in its provider's pool and versioned with DVC."""
+    require_binary("git")
     btc = btc_slice(tmp_path)
+    remote = tmp_path / "dvc-remote"
+    _dvc_repo(airflow.data_dir, remote)  # the data directory is the versioning repository
+    airflow.env["VOLCAST_DVC_REPO"] = str(airflow.data_dir)
     airflow.params.write_text(
         PARAMS
         + "instruments:\n"
@@ -227,6 +309,27 @@ def test_two_series_from_instruments(airflow: AirflowCli, tmp_path: Path) -> Non
     assert _finished(out, "volcast_ingest") == "success"
     for slug in ("eurusd", "btcusd"):
         assert (airflow.data_dir / "curated" / slug / "1h" / "bars.parquet").is_file()
+    ran = _ingest_pools(airflow.home)
+    assert ran["sample.ingest"] == {"volcast_source_sample"}
+    assert ran["csv.ingest"] == {"volcast_source_csv"}
+    assert ran["sample.version"] == ran["csv.version"] == {"volcast_dvc"}
+    # the version step: dvc add, dvc push to the remote, git commit of the .dvc file
+    for slug in ("eurusd", "btcusd"):
+        meta = yaml.safe_load((airflow.data_dir / "curated" / slug / "1h.dvc").read_text())
+        digest = meta["outs"][0]["md5"]  # the folder's manifest, "<md5>.dir"
+        manifest = remote / "files" / "md5" / digest[:2] / digest[2:]
+        assert manifest.is_file(), sorted(str(p) for p in remote.rglob("*"))
+        for entry in json.loads(manifest.read_text()):  # every file of the folder is pushed
+            assert (remote / "files" / "md5" / entry["md5"][:2] / entry["md5"][2:]).is_file()
+    committed = subprocess.run(
+        ["git", "log", "--format=%s", "--name-only"],
+        cwd=airflow.data_dir,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "volcast: curated EUR/USD 1h" in committed
+    assert "curated/btcusd/1h.dvc" in committed
     out = airflow.dags_test("volcast_train")
     assert _finished(out, "volcast_train") == "success"
     assert _models(airflow.data_dir) == {
@@ -238,6 +341,8 @@ def test_two_series_from_instruments(airflow: AirflowCli, tmp_path: Path) -> Non
 def test_a_source_that_is_down_retries_fails_and_alerts(
     airflow: AirflowCli, tmp_path: Path
 ) -> None:
+    """The failure callback posts to a real Alertmanager (the Debian binary)."""
+    alertmanager_binary()
     airflow.params.write_text(PARAMS)
     for stage in (["ingest", "--source", "sample"], ["validate"]):  # curated bars exist before
         subprocess.run(
@@ -251,14 +356,29 @@ def test_a_source_that_is_down_retries_fails_and_alerts(
     before = curated.read_bytes()
     known = len(airflow.failures())
     gone = {"symbol": "EUR/USD", "interval": "1h", "source": "csv", "path": str(tmp_path / "x")}
-    done = airflow("dags", "test", "volcast_ingest", "-c", json.dumps(gone))
-    out = done.stdout + done.stderr
-    assert _finished(out, "volcast_ingest") == "failed"
-    assert out.count("volcast ingest exited") >= 3, out[-4000:]  # first try + 2 retries
-    assert "volcast task failed (no VOLCAST_ALERTMANAGER_URL)" in out
+    am_root = tmp_path / "alertmanager"
+    am_root.mkdir()
+    config = am_root / "alertmanager.yml"
+    config.write_text(ALERTMANAGER_CONFIG)
+    with running_alertmanager(am_root, config) as am_url:
+        airflow.env["VOLCAST_ALERTMANAGER_URL"] = am_url
+        done = airflow("dags", "test", "volcast_ingest", "-c", json.dumps(gone))
+        out = done.stdout + done.stderr
+        assert _finished(out, "volcast_ingest") == "failed"
+        assert out.count("volcast ingest exited") >= 3, out[-4000:]  # first try + 2 retries
+        assert f"alert posted to {am_url} (200)" in out, out[-4000:]
+        alerts = httpx.get(
+            f"{am_url}/api/v2/alerts",
+            params={"filter": 'alertname="VolcastAirflowTaskFailed"'},
+            timeout=10,
+        ).json()
+    assert [a["labels"]["task_id"] for a in alerts] == ["csv.ingest"], alerts
+    assert alerts[0]["labels"]["dag_id"] == "volcast_ingest"
+    assert alerts[0]["labels"]["map_index"] == "0"
+    assert alerts[0]["status"]["state"] == "active"
+    assert "volcast ingest exited" in alerts[0]["annotations"]["description"]
     new = airflow.failures()[known:]
-    assert [a["labels"]["task_id"] for a in new] == ["one_series.ingest"]
-    assert new[0]["labels"]["dag_id"] == "volcast_ingest"
+    assert [a["labels"]["task_id"] for a in new] == ["csv.ingest"]
     assert curated.read_bytes() == before  # nothing curated changed
 
 
