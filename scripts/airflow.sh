@@ -24,7 +24,8 @@ if [ ! -x "$venv/bin/airflow" ] || [ "$(cat "$venv/.volcast-lock" 2>/dev/null)" 
   command -v uv >/dev/null || { echo "airflow.sh: uv is needed to create $venv" >&2; exit 3; }
   echo "airflow.sh: creating the Airflow environment in $venv (first use: a few minutes)" >&2
   [ -d "$venv" ] || uv venv --quiet --python "$python_version" "$venv" >&2
-  VIRTUAL_ENV="$venv" uv pip sync --quiet --python "$venv/bin/python" "$lock" >&2
+  # --compile-bytecode: .pyc ahead, or every process recompiles its imports (PYTHONDONTWRITEBYTECODE)
+  VIRTUAL_ENV="$venv" uv pip sync --quiet --compile-bytecode --python "$venv/bin/python" "$lock" >&2
   echo "$lock_sum" >"$venv/.volcast-lock"
 fi
 

@@ -25,7 +25,8 @@ if [ ! -x "$venv/bin/feast" ] || [ "$(cat "$venv/.volcast-lock" 2>/dev/null)" !=
   command -v uv >/dev/null || { echo "feast.sh: uv is needed to create $venv" >&2; exit 3; }
   echo "feast.sh: creating the Feast environment in $venv (first use)" >&2
   [ -d "$venv" ] || uv venv --quiet --python "$python_version" "$venv" >&2
-  VIRTUAL_ENV="$venv" uv pip sync --quiet --python "$venv/bin/python" "$lock" >&2
+  # --compile-bytecode: .pyc ahead, or every process recompiles its imports (PYTHONDONTWRITEBYTECODE)
+  VIRTUAL_ENV="$venv" uv pip sync --quiet --compile-bytecode --python "$venv/bin/python" "$lock" >&2
   echo "$lock_sum" >"$venv/.volcast-lock"
 fi
 
