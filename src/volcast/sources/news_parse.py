@@ -104,8 +104,9 @@ def _frame(rows: list[dict[str, Any]], *, feed: str) -> pd.DataFrame:
         if row["id"] is None:
             row["id"] = (
                 row["link"]
-                or hashlib.sha1(
-                    f"{row['title']}|{row['published'].isoformat()}".encode()
+                or hashlib.sha1(  # an id for dedupe, not security
+                    f"{row['title']}|{row['published'].isoformat()}".encode(),
+                    usedforsecurity=False,
                 ).hexdigest()
             )
     frame = pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
