@@ -4,7 +4,7 @@ Times, each in a fresh subprocess on the real BTC/USD hourly file (~20k bars):
 
 - ``volcast pipeline --source csv --path ../shared/data/coinbase_btcusd_1h.csv --symbol
   BTC/USD --interval 1h --config params.yaml`` with a fresh temporary VOLCAST_DATA_DIR (and
-  so a fresh MLflow store under it): ingest -> validate -> features -> train (six-candidate
+  so a fresh MLflow store under it): ingest -> validate -> features -> train (all-candidate
   walk-forward, final fit, MLflow) -> promote;
 - a minimal research script: pandas reads the CSV, Garman-Klass variance, a handful of
   lag/rolling features, one expanding walk-forward LightGBM on log variance with the refit
@@ -208,7 +208,7 @@ def main() -> None:
     print(f"  {'exit':<9}{wall - previous:>7.1f}   (at {wall:.1f})")
     print("  ingest includes interpreter start and imports; train = walk-forward + final fit")
     if walk_forward is not None:
-        print(f"  of which the six-candidate walk-forward: {walk_forward:.1f} s")
+        print(f"  of which the walk-forward of every candidate: {walk_forward:.1f} s")
     print("\n".join(f"  {line}" for line in table))
     print(
         f"\nresearch script: {research['rows']} rows, {research['folds']} refits, "
