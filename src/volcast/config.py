@@ -3,6 +3,10 @@
 Nothing is read at import time: call :func:`get_settings` and :func:`load_params`.
 Settings are about *where* things are (data directory, tracking URI, keys); parameters are
 about *what* the pipeline computes (DVC tracks ``params.yaml``, so changing it reruns stages).
+
+One module on purpose, past the usual size: it is the schema of ``params.yaml`` section by
+section (declarations and their validators, no other logic), read as one document next to
+the file it validates.
 """
 
 from __future__ import annotations
