@@ -23,6 +23,7 @@ import yaml
 from tests.deploy.servers import alertmanager_binary, running_alertmanager
 from tests.helpers import REPO_ROOT, require_binary, system_deps_required
 from tests.integration.test_cli_pipeline_all import btc_slice
+from tests.support.airflow_stack import TRAIN_PARAMS
 
 pytestmark = [
     pytest.mark.integration,
@@ -36,19 +37,8 @@ VOLCAST_BIN = Path(sys.executable).parent / "volcast"
 _ENV_TIMEOUT = 900.0
 _RUN_TIMEOUT = 600.0  # one `airflow dags test`; the machine may be shared and loaded
 
-# Small enough to train in seconds (as tests/integration/test_cli_logs.py).
-PARAMS = """\
-sample:
-  n_bars: 1400
-profile:
-  enabled: false
-train:
-  candidates: [persistence, ewma, har]
-  min_train_bars: 400
-  refit_every: 400
-promotion:
-  window_bars: 200
-"""
+# Small enough to train in seconds: the parameters the Celery scale-out test trains with too
+PARAMS = TRAIN_PARAMS
 EURUSD = {"symbol": "EUR/USD", "interval": "1h", "source": "sample"}
 # Alertmanager that keeps what it receives (no notification channel is needed here).
 ALERTMANAGER_CONFIG = """\

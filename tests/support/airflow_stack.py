@@ -47,7 +47,7 @@ from tests.support.system_servers import (
 AIRFLOW_SH = REPO_ROOT / "scripts" / "airflow.sh"
 VOLCAST_BIN = Path(sys.executable).parent / "volcast"
 
-# Small enough to train in seconds (as tests/integration/test_airflow.py).
+# Small enough to train in seconds (tests/integration/test_airflow.py trains with them too).
 TRAIN_PARAMS = """\
 sample:
   n_bars: 1400
