@@ -136,3 +136,79 @@ def test_status_page_on_a_phone(served: Served, tmp_path: Path) -> None:
         assert page.evaluate("document.activeElement.className") == "skip"
         page.screenshot(path=str(tmp_path / "status-phone.png"), full_page=True)
         assert console.errors == []
+
+
+# WCAG 2.1 contrast of every visible text node against the background it is painted on
+# (the nearest ancestor with an opaque background), computed from the rendered styles.
+CONTRAST_JS = """
+() => {
+  const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const c = [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || !el || el.closest('svg, canvas, .skip')) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || style.display === 'none') continue;
+    const [a, b] = [lum(rgb(style.color).slice(0, 3)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const large = parseFloat(style.fontSize) >= 24 ||
+      (parseFloat(style.fontSize) >= 18.66 && Number(style.fontWeight) >= 700);
+    out.push({ text: n.textContent.trim().slice(0, 40), ratio, need: large ? 3 : 4.5 });
+  }
+  return out;
+}
+"""
+
+
+def test_status_page_is_accessible(served: Served) -> None:
+    """Contrast (WCAG AA), a name for every landmark, chart and control, a keyboard path."""
+    with browser_page() as (page, console):
+        page.goto(f"{served.url}/")
+        page.wait_for_function("window.volcast && window.volcast.updates >= 1", timeout=30_000)
+        texts = page.evaluate(CONTRAST_JS)
+        assert len(texts) > 20, "the page rendered almost no text"
+        low = [t for t in texts if t["ratio"] < t["need"]]
+        assert low == [], f"text below WCAG AA contrast: {low}"
+        # every status indicator says its state in words, not by colour alone
+        states = page.locator(".pill").all_inner_texts()
+        assert states and all(s.strip() for s in states), states
+        # names: the page language, each section and chart, every control
+        assert page.evaluate("document.documentElement.lang") == "en"
+        unnamed = page.evaluate(
+            """() => [...document.querySelectorAll(
+                 'section, article, [role=img], button, a, input, select')]
+               .filter((e) => !(e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')
+                                || e.textContent.trim()))
+               .map((e) => e.outerHTML.slice(0, 80))"""
+        )
+        assert unnamed == [], unnamed
+        # the keyboard reaches every chart, and focus is drawn
+        charts = page.locator(".chart").count()
+        reached, outlined = set(), []
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            focus = page.evaluate(
+                "(() => { const e = document.activeElement; return [e.className, "
+                "e.closest('section') && e.closest('section').dataset.slug, "
+                "getComputedStyle(e).outlineStyle]; })()"
+            )
+            if "chart" in str(focus[0]):
+                reached.add(focus[1])
+                outlined.append(focus[2])
+        assert len(reached) == charts, f"{len(reached)} of {charts} charts reached by Tab"
+        assert all(style != "none" for style in outlined), outlined
+        assert console.errors == []
