@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from volcast.cli import app
 from volcast.config import Params
 from volcast.errors import DataQualityError
 from volcast.pipeline import stages
+from volcast.pipeline.profiling import BackgroundProfiles, ProfileJob
 from volcast.sources.base import RawSink, discard_raw
 from volcast.storage import Layout, Storage
 
@@ -108,3 +110,44 @@ def test_default_pipeline_runs_on_sample_and_is_incremental(data_dir: Path) -> N
     assert dataset.stat().st_mtime_ns == stamp
     meta = pd.read_json(data_dir / "datasets" / "eurusd" / "1h" / "meta.json", typ="series")
     assert bool(meta["synthetic"]) is True
+    # the profile report, rendered in a second process during training, is written by the end
+    report = (data_dir / "reports" / "profile" / "eurusd_1h.html").read_text()
+    assert "volcast dataset EUR/USD 1h" in report
+    assert "SYNTHETIC" in report.upper()
+
+
+@dataclass(frozen=True)
+class PidJob(ProfileJob):
+    """Renders the id of the process it runs in."""
+
+    def render(self) -> bytes:
+        return str(os.getpid()).encode()
+
+
+@dataclass(frozen=True)
+class FailingJob(ProfileJob):
+    def render(self) -> bytes:
+        raise RuntimeError("ydata-profiling broke")
+
+
+def test_background_profiles_render_elsewhere_and_write_at_the_end(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    background = BackgroundProfiles()
+    frame = _bars(10, pd.Timestamp("2026-01-01", tz="UTC"))
+    path = background.submit(storage, "reports/a.html", PidJob(frame, "a", 100, False))
+    assert path == storage.url("reports/a.html")
+    assert not (tmp_path / "reports" / "a.html").exists()  # written by finish, in this process
+    background.finish()
+    pid = int((tmp_path / "reports" / "a.html").read_text())
+    assert pid != os.getpid()
+
+
+def test_a_failed_background_render_raises_and_writes_nothing(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    background = BackgroundProfiles()
+    frame = _bars(10, pd.Timestamp("2026-01-01", tz="UTC"))
+    background.submit(storage, "reports/b.html", FailingJob(frame, "b", 100, False))
+    with pytest.raises(RuntimeError, match="ydata-profiling broke"):
+        background.finish()
+    assert not (tmp_path / "reports" / "b.html").exists()
+    background.finish()  # nothing pending any more: a no-op

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from arch import arch_model
 from scipy.signal import lfilter
-from sklearn.linear_model import LinearRegression
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from volcast.errors import ModelError
@@ -28,6 +27,7 @@ from volcast.models.base import (
     finalize,
     require_columns,
 )
+from volcast.models.linear import least_squares
 from volcast.schemas import TIMESTAMP, interval_timedelta
 
 _HAR_RE: Final = re.compile(r"^har_rv_(\d+)$")
@@ -314,11 +314,12 @@ class HarModel(VolatilityModel):
             raise ModelError("HAR inputs hold missing values; drop warm-up rows", model=self.name)
         log_y = np.log(values)
         # a small least-squares problem: BLAS threads only add contention
+        matrix = design.to_numpy(dtype="float64")
         with threadpool_limits(limits=1, user_api="blas"):
-            ols = LinearRegression().fit(design.to_numpy(), log_y)
-        residuals = log_y - ols.predict(design.to_numpy())
+            intercept, coef = least_squares(matrix, log_y)
+        residuals = log_y - intercept - matrix @ coef
         dof = max(len(log_y) - design.shape[1] - 1, 1)
-        self.ols_ = ols
+        self.intercept_, self.coef_ = intercept, coef
         self.design_columns_ = list(design.columns)
         self.sigma2_ = float(np.sum(residuals**2) / dof)
         self.floor_ = float(values.min())
@@ -329,16 +330,25 @@ class HarModel(VolatilityModel):
         design = self._design(X).to_numpy()
         # summed column by column, so a row's forecast does not depend on the other rows
         # passed (a BLAS matrix-vector product may sum differently at the edge of a block)
-        log_f = np.full(len(design), float(self.ols_.intercept_))
-        for j, coef in enumerate(np.asarray(self.ols_.coef_, dtype="float64")):
+        intercept, coefs = self._ols()
+        log_f = np.full(len(design), intercept)
+        for j, coef in enumerate(coefs):
             log_f = log_f + coef * design[:, j]
         forecast = np.exp(log_f + 0.5 * self.sigma2_)
         return finalize(forecast, floor=self.floor_, model=self.name)
 
+    def _ols(self) -> tuple[float, np.ndarray]:
+        # models pickled before ``least_squares`` kept a scikit-learn ``LinearRegression``
+        legacy = self.__dict__.get("ols_")
+        if legacy is not None:
+            return float(legacy.intercept_), np.asarray(legacy.coef_, dtype="float64")
+        return float(self.intercept_), np.asarray(self.coef_, dtype="float64")
+
     def coefficients(self) -> pd.Series:
         """Intercept and OLS coefficients by design column."""
-        coefs = pd.Series(self.ols_.coef_, index=self.design_columns_, dtype="float64")
-        intercept = pd.Series({"intercept": float(self.ols_.intercept_)}, dtype="float64")
+        value, slopes = self._ols()
+        coefs = pd.Series(slopes, index=self.design_columns_, dtype="float64")
+        intercept = pd.Series({"intercept": value}, dtype="float64")
         combined: pd.Series = pd.concat([intercept, coefs])
         return combined
 

@@ -11,6 +11,7 @@ Orders used by the CLI: :data:`PREPARE` (ingest -> validate -> features, the dat
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import pandas as pd
 
 from volcast.config import Params, get_settings
 from volcast.errors import ConfigError
+from volcast.pipeline.profiling import BackgroundProfiles, Profiles
 from volcast.series import Series
 from volcast.storage import Storage, atomic_write, storage_from_settings
 
@@ -173,7 +175,9 @@ class RunResult:
         return isinstance(outcome, tuple) and not outcome[0].promoted
 
 
-def _run_one(stage: Stage, ctx: RunContext, observer: Observer) -> StageResult:
+def _run_one(
+    stage: Stage, ctx: RunContext, observer: Observer, profiles: Profiles | None = None
+) -> StageResult:
     # Imported when a stage runs: ``--help`` and option errors should not wait for pandas
     # plotting, pandera and scipy.
     from volcast.pipeline import stages
@@ -204,6 +208,7 @@ def _run_one(stage: Stage, ctx: RunContext, observer: Observer) -> StageResult:
             interval=interval,
             params=ctx.params.model_copy(update={"target": target}),
             progress=observer.progress,
+            profiles=profiles,
         )
         from volcast.pipeline import feature_store
 
@@ -281,14 +286,27 @@ def run_stages(ctx: RunContext, order: Sequence[Stage], observer: Observer) -> R
     A failed quality gate therefore stops everything downstream of ``validate``.
     """
     outcome = RunResult()
-    for stage in order:
-        observer.started(stage, ctx)
-        began = time.perf_counter()
-        result = _run_one(stage, ctx, observer)
-        outcome.seconds[stage] = time.perf_counter() - began
-        outcome.results[stage] = result
-        observer.finished(stage, ctx, result)
+    # with model stages after ``features``, its profile report renders on another CPU meanwhile
+    later = list(order)[list(order).index("features") + 1 :] if "features" in order else []
+    background = BackgroundProfiles() if later and _usable_cpus() > 1 else None
+    try:
+        for stage in order:
+            observer.started(stage, ctx)
+            began = time.perf_counter()
+            result = _run_one(stage, ctx, observer, background)
+            outcome.seconds[stage] = time.perf_counter() - began
+            outcome.results[stage] = result
+            observer.finished(stage, ctx, result)
+    finally:
+        if background is not None:
+            background.finish()
     return outcome
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def backtest_order(source: SourceSpec) -> tuple[Stage, ...]:

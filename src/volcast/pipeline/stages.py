@@ -25,6 +25,7 @@ from volcast.config import Params
 from volcast.errors import NotFoundError, QualityGateError
 from volcast.features import Dataset, DatasetSpec, FeatureBuilder, build_dataset, resolve_target
 from volcast.features.news import news_feature_names
+from volcast.pipeline.profiling import InlineProfiles, ProfileJob, Profiles
 from volcast.quality import clean_bars, run_checks
 from volcast.schemas import BAR_COLUMNS, TIMESTAMP, empty_bars
 from volcast.sources import Source
@@ -269,8 +270,11 @@ def features(
     interval: str,
     params: Params,
     progress: Progress = _no_progress,
+    profiles: Profiles | None = None,
 ) -> FeaturesResult:
-    """Build features + target from the curated bars and write the dataset (and its profile)."""
+    """Build features + target from the curated bars and write the dataset (and its profile).
+
+    The profile report goes to ``profiles`` (default: rendered and written here)."""
     layout = Layout(symbol, interval)
     if not storage.exists(layout.curated_bars):
         raise NotFoundError(
@@ -318,16 +322,11 @@ def features(
         storage.write_json(layout.dataset_meta, spec.to_dict())
     profile_path: str | None = None
     if params.profile.enabled and (changed or not storage.exists(layout.profile_report)):
-        from volcast.features.profile import profile_html
-
         progress("profiling the dataset")
-        html = profile_html(
-            dataset,
-            title=f"volcast dataset {symbol} {interval}",
-            max_rows=params.profile.max_rows,
-            synthetic=synthetic,
+        job = ProfileJob(
+            dataset, f"volcast dataset {symbol} {interval}", params.profile.max_rows, synthetic
         )
-        profile_path = storage.write_bytes(layout.profile_report, html.encode("utf-8"))
+        profile_path = (profiles or InlineProfiles()).submit(storage, layout.profile_report, job)
     elif storage.exists(layout.profile_report):
         profile_path = storage.url(layout.profile_report)
     return FeaturesResult(
