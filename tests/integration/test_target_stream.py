@@ -24,13 +24,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 runner = CliRunner()
 SERIES = Series("BTC/USD", "1h")
-N_HISTORY, N_REPLAY = 1000, 40
+N_HISTORY, N_REPLAY, N_MORE = 1000, 40, 20
 PARAMS = """\
 profile:
   enabled: false
 target:
   kind: direction
 train:
+  candidates: [persistence, ewma, har]
   min_train_bars: 400
   refit_every: 400
 promotion:
@@ -48,11 +49,10 @@ def test_the_stream_logs_realizes_and_exports_the_direction_champion(
     tmp_path: Path, data_dir: Path
 ) -> None:
     lines = require_file(BTC_CSV).read_text().splitlines(keepends=True)  # newest bar first
-    head = lines[:2]
-    (tmp_path / "history.csv").write_text(
-        "".join(head + lines[2 + N_REPLAY : 2 + N_REPLAY + N_HISTORY])
-    )
-    (tmp_path / "full.csv").write_text("".join(lines[: 2 + N_REPLAY + N_HISTORY]))
+    head, rows = lines[:2], lines[2 : 2 + N_MORE + N_REPLAY + N_HISTORY]
+    (tmp_path / "history.csv").write_text("".join(head + rows[N_MORE + N_REPLAY :]))
+    (tmp_path / "full.csv").write_text("".join(head + rows[N_MORE:]))
+    (tmp_path / "later.csv").write_text("".join(head + rows))  # N_MORE bars more
     (tmp_path / "params.yaml").write_text(PARAMS)
     series = ["--symbol", SERIES.symbol, "--interval", SERIES.interval]
     source = ["--source", "csv", "--path"]
@@ -135,3 +135,22 @@ def test_the_stream_logs_realizes_and_exports_the_direction_champion(
         state["loss"]["brier"]["model"]
     )
     assert ("direction", "log_loss", "base_rate") in samples
+
+    # a variance champion joins: the loop watches both, each log gets every new bar once
+    _invoke("pipeline", "--target", "variance", *source, str(tmp_path / "history.csv"), *series)
+    printed = _invoke(
+        "stream", "--replay", "--speed", "0", *source, str(tmp_path / "later.csv"), *series
+    )
+    assert f"{N_MORE} bars processed" in printed
+    direction = storage.read_parquet(SERIES.layout.monitoring_target_forecasts("direction"))
+    variance = storage.read_parquet(SERIES.layout.monitoring_forecasts)
+    assert len(direction) == N_REPLAY + 1 + N_MORE
+    assert direction["timestamp"].is_unique
+    assert direction["outcome"].iloc[:-1].notna().all()
+    assert list(variance["timestamp"]) == list(direction["timestamp"].iloc[-N_MORE:])
+    assert variance["realized_variance"].iloc[:-1].notna().all()
+    assert (variance["model_version"] == 1).all()
+    summary = MonitorStore(storage, SERIES).read_summary()
+    assert summary is not None
+    assert summary["targets"]["direction"]["bars"] == N_REPLAY + N_MORE
+    assert summary["model_version"] == 1  # the variance monitor's part of the summary
