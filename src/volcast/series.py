@@ -124,6 +124,10 @@ class Layout:
         """The stream worker's forecasts log: one row per processed bar."""
         return f"{self.monitoring_dir}/forecasts.parquet"
 
+    def monitoring_target_forecasts(self, kind: str) -> str:
+        """The stream worker's forecasts log of the ``return`` or ``direction`` champion."""
+        return f"{self.monitoring_dir}/forecasts-{kind}.parquet"
+
     @property
     def monitoring_events(self) -> str:
         """The stream worker's events, one JSON object a line."""

@@ -139,6 +139,54 @@ def train_and_register(
     return info.version
 
 
+def train_and_register_target(
+    bars: pd.DataFrame,
+    *,
+    kind: str,
+    tracking_uri: str,
+    symbol: str = SYMBOL,
+    interval: str = INTERVAL,
+    model: str | None = None,
+) -> int:
+    """Fit a return/direction model as `volcast train --target` does, make it @champion."""
+    from volcast.config import TargetParams
+    from volcast.evaluation.target_backtest import fit_final_target
+    from volcast.registry.targets import log_target_run
+
+    params = Params()
+    features = params.features.model_copy(update={"news": False})
+    target = resolve_target(bars, TargetParams(kind=kind))  # type: ignore[arg-type]
+    frame = build_dataset(bars, features=features, target=target, interval=interval)
+    names = FeatureBuilder(features=features, target=target, interval=interval).feature_names
+    name = model or {"direction": "logistic", "return": "lightgbm_return"}[kind]
+    train = params.train.model_copy(update={"min_train_bars": 400})
+    fitted = fit_final_target(frame, name, kind=kind, train=train, feature_names=names)
+    info = log_target_run(
+        symbol=symbol,
+        interval=interval,
+        kind=kind,
+        source="sample",
+        params={"model": name},
+        metrics={},
+        model=fitted,
+        feature_config={
+            "feature_names": list(names),
+            "features": features.model_dump(mode="json"),
+            "target": target.model_dump(mode="json"),
+            "model": name,
+        },
+        input_example=frame[list(names)],
+        artifacts={},
+        tags={"model": name},
+        dataset_hash=content_hash(frame),
+        tracking_uri=tracking_uri,
+    )
+    MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri).set_registered_model_alias(
+        info.model_name, CHAMPION, str(info.version)
+    )
+    return info.version
+
+
 @dataclass
 class World:
     """A data store with stored bars and a registry holding a champion."""
@@ -148,6 +196,7 @@ class World:
     tracking_uri: str
     bars: pd.DataFrame
     version: int
+    target_versions: dict[str, int]
 
     def service(self, **settings: object) -> ForecastService:
         return default_service(
@@ -158,14 +207,19 @@ class World:
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    """One champion (LightGBM) for EUR/USD 1h, trained on synthetic bars, in a SQLite registry."""
+    """Champions for EUR/USD 1h, trained on synthetic bars, in a SQLite registry: the variance
+    model (LightGBM) and the direction (logistic) and return (LightGBM) models."""
     root = tmp_path_factory.mktemp("api-world")
     storage = Storage(root / "data")
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
     bars = synthetic_bars(N_BARS)
     store_bars(storage, bars)
     version = train_and_register(bars, kind="lightgbm", tracking_uri=tracking_uri)
-    return World(root, storage, tracking_uri, bars, version)
+    targets = {
+        kind: train_and_register_target(bars, kind=kind, tracking_uri=tracking_uri)
+        for kind in ("direction", "return")
+    }
+    return World(root, storage, tracking_uri, bars, version, targets)
 
 
 @pytest.fixture

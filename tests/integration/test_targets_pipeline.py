@@ -11,8 +11,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from volcast.cli import app
+from volcast.config import get_settings, load_params
+from volcast.pipeline.targets import train_target
 from volcast.serving.app import create_app, default_service
 from volcast.serving.settings import ServingSettings
+from volcast.storage import storage_from_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -28,6 +31,13 @@ train:
 promotion:
   window_bars: 200
 """
+
+
+def _version_tags(name: str, version: int, uri: str) -> dict[str, str]:
+    from mlflow import MlflowClient
+
+    found = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version(name, str(version))
+    return dict(found.tags)
 
 
 def _invoke(*args: str) -> str:
@@ -120,7 +130,37 @@ def test_direction_pipeline_serves_probabilities_and_backtests_write_the_contrac
     again = runner.invoke(app, ["promote", "--target", "direction"])
     assert again.exit_code == 9, again.output
     assert "already @champion" in again.output
-    assert "v2 (@challenger)" in _invoke("train", "--target", "direction")
+    # nothing changed since v1: train is skipped (the fingerprint, as for variance) ...
+    skipped = _invoke("train", "--target", "direction")
+    assert "skipped" in skipped
+    assert "unchanged since v1 (@challenger)" in skipped
+    assert "v2" not in skipped
+    # ... a parameter that shapes the run (trading costs: the run logs its paper trading)
+    # changed: it runs, with another fingerprint, without --force
+    changed = load_params(tmp_path / "params.yaml")
+    changed = changed.model_copy(
+        update={
+            "target": changed.target.model_copy(update={"kind": "direction"}),
+            "trading": changed.trading.model_copy(update={"cost_bps": 3.0}),
+        }
+    )
+    uri = get_settings().tracking_uri()
+    first_print = _version_tags("volcast-eurusd-1h-direction", 1, uri)["train_fingerprint"]
+    retrained = train_target(
+        storage=storage_from_settings(),
+        symbol="EUR/USD",
+        interval="1h",
+        params=changed,
+        tracking_uri=uri,
+    )
+    assert not retrained.skipped
+    assert retrained.version == 2
+    assert retrained.fingerprint not in (None, first_print)
+    assert _version_tags("volcast-eurusd-1h-direction", 2, uri)["train_fingerprint"] == (
+        retrained.fingerprint
+    )
+    # ... and --force retrains even when nothing changed
+    assert "v3 (@challenger)" in _invoke("train", "--target", "direction", "--force")
     second = _invoke("promote", "--target", "direction")
-    assert "volcast-eurusd-1h-direction v2: promoted" in second
+    assert "volcast-eurusd-1h-direction v3: promoted" in second
     assert "champion v1" in second

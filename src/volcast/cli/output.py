@@ -229,6 +229,12 @@ def _print_target(stage: Stage, series: object, result: StageResult) -> bool:
         print_target_backtest(result, f"walk-forward backtest {series} ({result.kind})")
         return True
     if isinstance(result, TargetTrainResult):
+        if result.skipped or result.backtest is None:
+            console.print(
+                f"train {series} ({result.kind}): skipped, {result.skip_reason} "
+                "(--force retrains anyway)"
+            )
+            return True
         print_target_backtest(result.backtest, f"walk-forward backtest {series} ({result.kind})")
         console.print(
             f"train {series}: challenger [bold]{result.challenger}[/] registered as "

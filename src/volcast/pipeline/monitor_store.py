@@ -9,7 +9,10 @@ Under ``monitoring/<slug>/<interval>/`` of the data directory:
 - ``events.jsonl``: one :class:`~volcast.monitoring.events.Event` a line; an event already
   in the file (same bar, kind and detail) is not written twice.
 - ``state.pkl``: the pickled :class:`StreamState` (monitor, pending cursor), the worker's own;
-  ``state.json``: its summary, the gauges every API worker exports for the series.
+  ``state.json``: its summary, the gauges every API worker exports for the series (with
+  ``targets``: the rolling losses of the return and direction champions when watched).
+- ``forecasts-direction.parquet`` / ``forecasts-return.parquet``: the same log for the
+  return and direction champions (:mod:`volcast.pipeline.target_watch`).
 - ``requests/<name>.json``: retrain requests written by the API's alert webhook; the worker
   reads the ones it has not taken yet (their names are kept in the state).
 
@@ -31,6 +34,7 @@ from volcast.errors import ConfigError, StorageError
 from volcast.monitoring.events import EVENT_KINDS, Event
 from volcast.monitoring.monitor import SeriesMonitor
 from volcast.monitoring.requests import RetrainRequest
+from volcast.monitoring.target_loss import TargetLoss
 from volcast.schemas import TIMESTAMP
 from volcast.series import Series
 from volcast.storage import Storage
@@ -40,13 +44,33 @@ RETRAIN_FAILED: Final = "retrain_failed"
 
 log = logging.getLogger(__name__)
 
-LOG_COLUMNS: Final = (
-    TIMESTAMP,
-    "forecast_variance",
-    "realized_variance",
-    "model_version",
-    "baseline_variance",
-)
+LOG_DTYPES: Final = {
+    TIMESTAMP: "datetime64[ns, UTC]",
+    "forecast_variance": "float64",
+    "realized_variance": "float64",
+    "model_version": "Int64",
+    "baseline_variance": "float64",
+}
+"""The forecasts log's columns and their types."""
+LOG_COLUMNS: Final = tuple(LOG_DTYPES)
+
+
+def read_log(storage: Storage, path: str, dtypes: dict[str, str]) -> pd.DataFrame:
+    """A forecasts log (empty with the columns of ``dtypes`` when none is stored)."""
+    if not storage.exists(path):
+        return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in dtypes.items()})
+    return storage.read_parquet(path)
+
+
+def write_log(storage: Storage, path: str, log: pd.DataFrame, dtypes: dict[str, str]) -> None:
+    """Store a forecasts log, one row per timestamp (the last one wins), ascending; the
+    ``Int64`` columns (model versions) stay nullable integers."""
+    out = log.drop_duplicates(subset=[TIMESTAMP], keep="last").sort_values(TIMESTAMP)
+    out = out.reset_index(drop=True)[list(dtypes)]
+    for name, dtype in dtypes.items():
+        if dtype == "Int64":
+            out[name] = out[name].astype("Int64")
+    storage.write_parquet(path, out)
 
 
 @dataclass
@@ -59,6 +83,8 @@ class StreamState:
     """The last bar fetched, accepted or rejected (the replay cursor)."""
     monitor: SeriesMonitor | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    targets: dict[str, TargetLoss] = field(default_factory=dict)
+    """The rolling losses of the return and direction champions, by target."""
 
 
 class MonitorStore:
@@ -78,24 +104,11 @@ class MonitorStore:
 
     def read_log(self) -> pd.DataFrame:
         """The forecasts log (empty with its columns when none is stored)."""
-        if not self.storage.exists(self.log_path):
-            return pd.DataFrame(
-                {
-                    TIMESTAMP: pd.Series([], dtype="datetime64[ns, UTC]"),
-                    "forecast_variance": pd.Series([], dtype="float64"),
-                    "realized_variance": pd.Series([], dtype="float64"),
-                    "model_version": pd.Series([], dtype="Int64"),
-                    "baseline_variance": pd.Series([], dtype="float64"),
-                }
-            )
-        return self.storage.read_parquet(self.log_path)
+        return read_log(self.storage, self.log_path, LOG_DTYPES)
 
     def write_log(self, log: pd.DataFrame) -> None:
         """Store the log, one row per timestamp (the last one wins), ascending."""
-        out = log.drop_duplicates(subset=[TIMESTAMP], keep="last").sort_values(TIMESTAMP)
-        out = out.reset_index(drop=True)[list(LOG_COLUMNS)]
-        out["model_version"] = out["model_version"].astype("Int64")
-        self.storage.write_parquet(self.log_path, out)
+        write_log(self.storage, self.log_path, log, LOG_DTYPES)
 
     # ----- events -----------------------------------------------------------------------------
 
@@ -174,6 +187,7 @@ class MonitorStore:
             ) from exc
         if not isinstance(state, StreamState):
             raise StorageError(f"{self.storage.url(self.state_path)} is not a stream state")
+        state.__dict__.setdefault("targets", {})  # a state stored before targets were watched
         return state
 
     def write_state(self, state: StreamState) -> None:
@@ -187,6 +201,8 @@ class MonitorStore:
             "last_processed": _iso(state.last_processed),
             "events": self.event_counts(),
         }
+        if state.targets:
+            summary["targets"] = {kind: loss.summary() for kind, loss in state.targets.items()}
         self.storage.write_json(self.summary_path, _finite(summary))
 
     def read_summary(self) -> dict[str, Any] | None:

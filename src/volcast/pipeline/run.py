@@ -268,6 +268,7 @@ def _run_target(stage: Stage, ctx: RunContext, observer: Observer) -> StageResul
             params=ctx.params,
             progress=observer.fold,
             tracking_uri=ctx.tracking_uri,
+            force=ctx.force,
         )
     from volcast.pipeline.target_promotion import promote_target
 

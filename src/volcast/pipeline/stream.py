@@ -11,6 +11,10 @@ then processes every curated bar it has not processed yet, in order:
 3. when the monitor's retrain trigger fires, the ``retrain`` callback trains and promotes;
    a new champion is then picked up and the monitor rebased on it.
 
+The return and direction champions, when the series has them, are realized and logged next
+to it (:mod:`volcast.pipeline.target_watch`, ``forecasts-<target>.parquet``, their rolling
+losses in the state).
+
 Events go to ``events.jsonl``, the forecast rows to ``forecasts.parquet`` (upserted), and the
 state is stored after each bar (:mod:`volcast.pipeline.monitor_store`), in that order: after
 a crash the worker reprocesses at most the one bar whose state was not stored, which replaces
@@ -24,15 +28,15 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from volcast.config import Params, TargetParams
-from volcast.errors import DataQualityError, SourceError
+from volcast.errors import DataQualityError, ModelUnavailableError, SourceError
 from volcast.features.target import build_target
 from volcast.monitoring.events import Event
 from volcast.monitoring.monitor import SeriesMonitor
@@ -43,6 +47,9 @@ from volcast.schemas import TIMESTAMP
 from volcast.series import Series
 from volcast.sources.base import Source
 from volcast.storage import Storage
+
+if TYPE_CHECKING:
+    from volcast.pipeline.target_watch import TargetWatch
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +125,7 @@ class StreamWorker:
         on_event: Callable[[Event], None] | None = None,
         history_bars: int = 2000,
         on_bar: Callable[[pd.DataFrame], object] | None = None,
+        targets: Sequence[TargetWatch] = (),
     ) -> None:
         self.storage = storage
         self.series = series
@@ -131,6 +139,8 @@ class StreamWorker:
         self.history_bars = history_bars
         self.on_bar = on_bar
         """Called with the bars up to each processed bar (the feature store's publisher)."""
+        self.targets = list(targets)
+        """The return and direction champions watched next to the variance one."""
         self.store = MonitorStore(storage, series)
         self.report = StreamReport()
 
@@ -204,11 +214,44 @@ class StreamWorker:
             self._process(state, bars.iloc[: position + 1])
 
     def _process(self, state: StreamState, bars: pd.DataFrame) -> None:
-        """One new bar: realize, monitor, forecast, log, maybe retrain; then store the state."""
+        """One new bar: realize, monitor, forecast, log, maybe retrain; then store the state.
+
+        The return and direction champions (``targets``) are realized and logged too. A
+        series watched for those only (no variance ``@champion``) skips the variance part.
+        """
         bar = pd.Timestamp(bars[TIMESTAMP].iloc[-1])
         history = bars.tail(self.history_bars + 1000).reset_index(drop=True)
-        if state.monitor is None or self.forecaster.refresh():
-            state.monitor = self.forecaster.new_monitor(state.monitor)
+        try:
+            if state.monitor is None or self.forecaster.refresh():
+                state.monitor = self.forecaster.new_monitor(state.monitor)
+        except ModelUnavailableError:
+            if not self.targets:
+                raise
+            missing = True  # no variance champion: the other targets may have theirs
+        else:
+            missing = False
+        watched = [watch.process(state, bars, history) for watch in self.targets]
+        if missing and not any(watched):
+            raise ModelUnavailableError(
+                f"no @champion for {self.series} (variance, return or direction); run "
+                "`volcast pipeline` first",
+                symbol=self.series.symbol,
+                interval=self.series.interval,
+            )
+        if not missing:
+            self._variance(state, bar, history)
+        if self.on_bar is not None:
+            self.on_bar(history)
+        state.last_processed = bar
+        state.last_seen = max(bar, state.last_seen) if state.last_seen is not None else bar
+        self.report.bars += 1
+        if state.monitor is not None and not missing and state.monitor.retrain_due:
+            self._retrain(state, bar, pd.DatetimeIndex(history[TIMESTAMP]))
+        self.store.write_state(state)
+
+    def _variance(self, state: StreamState, bar: pd.Timestamp, history: pd.DataFrame) -> None:
+        """Realize the variance champion's forecast of this bar, monitor it, log the next."""
+        assert state.monitor is not None
         forecast = self.forecaster.forecast(history)
         log_frame = self.store.read_log()
         realized = self._realize(log_frame, history)
@@ -236,14 +279,6 @@ class StreamWorker:
         log_frame = row if log_frame.empty else pd.concat([log_frame, row], ignore_index=True)
         self._emit(state, events)
         self.store.write_log(log_frame)
-        if self.on_bar is not None:
-            self.on_bar(history)
-        state.last_processed = bar
-        state.last_seen = max(bar, state.last_seen) if state.last_seen is not None else bar
-        self.report.bars += 1
-        if state.monitor.retrain_due:
-            self._retrain(state, bar, pd.DatetimeIndex(history[TIMESTAMP]))
-        self.store.write_state(state)
 
     def _realize(
         self, log_frame: pd.DataFrame, history: pd.DataFrame

@@ -112,16 +112,23 @@ def _backtest(data: TargetDataset, interval: str, progress: ModelProgress) -> Ta
 
 @dataclass(frozen=True)
 class TargetTrainResult:
-    """The backtest, the challenger and its registered version of one target."""
+    """The backtest, the challenger and its registered version of one target.
+
+    When ``skipped`` nothing ran (``backtest`` is None): the other fields describe the
+    ``@challenger`` registered for the same fingerprint; ``skip_reason`` says why.
+    """
 
     symbol: str
     interval: str
     kind: str
-    backtest: TargetBacktestResult
+    backtest: TargetBacktestResult | None
     challenger: str
     model_name: str
     version: int
     run_id: str
+    skipped: bool = False
+    skip_reason: str | None = None
+    fingerprint: str | None = None
 
 
 def target_backtest_paths(layout: Layout, kind: str) -> tuple[str, str]:
@@ -154,14 +161,29 @@ def train_target(
     params: Params,
     progress: ModelProgress = _silent,
     tracking_uri: str | None = None,
+    force: bool = False,
 ) -> TargetTrainResult:
-    """Backtest the target's candidates, fit the selected one on every labelled row, register it."""
+    """Backtest the target's candidates, fit the selected one on every labelled row, register it.
+
+    Skipped, like the variance ``train``, when the dataset (built from the curated bars), the
+    parameters that shape training (``trading`` too: the run logs its paper trading) and the
+    code are those of the current ``@challenger`` (its ``train_fingerprint`` tag) and its
+    stored backtest is there; ``force`` retrains anyway.
+    """
     from volcast.evaluation.plots import calibration_plot
     from volcast.evaluation.target_metrics import calibration_table
+    from volcast.pipeline.training import FINGERPRINT_TAG, code_version, fingerprint
     from volcast.registry.targets import log_target_run
 
     layout = Layout(symbol, interval)
     data = target_dataset(storage, symbol=symbol, interval=interval, params=params)
+    print_ = fingerprint(
+        data.content_hash, data.params, code=code_version(), sections=TARGET_SECTIONS
+    )
+    if not force:
+        unchanged = _unchanged(storage, layout, data, print_, tracking_uri)
+        if unchanged is not None:
+            return unchanged
     result = _backtest(data, interval, progress)
     challenger = result.selected
     progress(f"fit {challenger}", 1, 1)
@@ -219,13 +241,22 @@ def train_target(
             },
             input_example=data.frame[list(data.feature_names)],
             artifacts=artifacts,
-            tags={"model": challenger, "best_baseline": result.best_baseline},
+            tags={
+                "model": challenger,
+                "best_baseline": result.best_baseline,
+                FINGERPRINT_TAG: print_,
+            },
             dataset_hash=data.content_hash,
             tracking_uri=tracking_uri,
         )
     storage.write_json(
         meta_path,
-        {"challenger": challenger, "version": info.version, "run_id": info.run_id},
+        {
+            "challenger": challenger,
+            "version": info.version,
+            "run_id": info.run_id,
+            "dataset_hash": data.content_hash,
+        },
     )
     return TargetTrainResult(
         symbol,
@@ -236,6 +267,48 @@ def train_target(
         info.model_name,
         info.version,
         info.run_id,
+        fingerprint=print_,
+    )
+
+
+TARGET_SECTIONS = ("trading",)
+"""Sections of ``params`` in the fingerprint of a return/direction training run beyond the
+variance ones."""
+
+
+def _unchanged(
+    storage: Storage, layout: Layout, data: TargetDataset, print_: str, tracking_uri: str | None
+) -> TargetTrainResult | None:
+    """The skipped result when ``@challenger`` of the target was trained on this very
+    fingerprint and its stored backtest (which ``promote`` scores on) is there, else None."""
+    from volcast.pipeline.training import unchanged_reason
+    from volcast.registry import CHALLENGER
+    from volcast.registry.targets import target_alias, target_model_name
+
+    found = target_alias(
+        layout.symbol, layout.interval, data.kind, CHALLENGER, tracking_uri=tracking_uri
+    )
+    version, tags = found if found is not None else (None, None)
+    reason = unchanged_reason(tags, version, print_, data.content_hash)
+    predictions_path, meta_path = target_backtest_paths(layout, data.kind)
+    if reason is None or not (storage.exists(meta_path) and storage.exists(predictions_path)):
+        return None
+    meta = storage.read_json(meta_path)
+    if meta.get("version") != version or meta.get("dataset_hash") != data.content_hash:
+        return None
+    assert version is not None
+    return TargetTrainResult(
+        layout.symbol,
+        layout.interval,
+        data.kind,
+        None,
+        str(meta["challenger"]),
+        target_model_name(layout.symbol, layout.interval, data.kind),
+        version,
+        str(meta["run_id"]),
+        skipped=True,
+        skip_reason=reason,
+        fingerprint=print_,
     )
 
 

@@ -39,10 +39,12 @@ __all__ = [
     "TrainResult",
     "champion_forecasts",
     "code_version",
+    "fingerprint",
     "promote",  # the promote stage, kept reachable here for the CLI
     "run_backtest",
     "train",
     "train_fingerprint",
+    "unchanged_reason",
 ]
 
 FINGERPRINT_TAG: Final = "train_fingerprint"
@@ -91,22 +93,44 @@ def code_version() -> str:
 
 
 def train_fingerprint(spec: DatasetSpec, params: Params, *, code: str) -> str:
+    """The fingerprint of training on the stored dataset of ``spec`` (see :func:`fingerprint`)."""
+    return fingerprint(spec.content_hash, params, code=code)
+
+
+def fingerprint(
+    dataset_hash: str, params: Params, *, code: str, sections: tuple[str, ...] = ()
+) -> str:
     """Hash of everything a training run depends on: data, parameters and code.
 
     The parameters are the ``features``, ``target`` and ``train`` sections and
-    ``promotion.window_bars`` (the window the challenger is chosen on); ``promotion.margin``
-    only matters to ``promote`` and is left out.
+    ``promotion.window_bars`` (the window the challenger is chosen on), plus the extra
+    ``sections`` of ``params`` named (the return and direction targets add ``trading``:
+    their training run logs its paper-trading backtest); ``promotion.margin`` only matters
+    to ``promote`` and is left out.
     """
     document = {
-        "dataset": spec.content_hash,
+        "dataset": dataset_hash,
         "features": params.features.model_dump(mode="json"),
         "target": params.target.model_dump(mode="json"),
         "train": params.train.model_dump(mode="json"),
         "promotion.window_bars": params.promotion.window_bars,
         "code": code,
+        **{name: getattr(params, name).model_dump(mode="json") for name in sections},
     }
     text = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def unchanged_reason(
+    tags: dict[str, str] | None, version: int | None, fingerprint: str, dataset_hash: str
+) -> str | None:
+    """Why training can be skipped: ``@challenger`` (its ``version`` and tags) carries this
+    very fingerprint; None when it does not (or there is no challenger)."""
+    if tags is None or version is None or tags.get(FINGERPRINT_TAG) != fingerprint:
+        return None
+    return (
+        f"dataset {dataset_hash[:12]}, parameters and code unchanged since v{version} (@challenger)"
+    )
 
 
 @dataclass(frozen=True)
@@ -141,18 +165,16 @@ def _unchanged(
     from volcast.registry import CHALLENGER, alias_tags, model_name
 
     found = alias_tags(layout.symbol, layout.interval, CHALLENGER, tracking_uri=tracking_uri)
-    if found is None or found[1].get(FINGERPRINT_TAG) != fingerprint:
+    version, tags = found if found is not None else (None, None)
+    reason = unchanged_reason(tags, version, fingerprint, spec.content_hash)
+    if reason is None:
         return None
-    version, _ = found
     if not (storage.exists(layout.backtest_meta) and storage.exists(layout.backtest_predictions)):
         return None
     meta = storage.read_json(layout.backtest_meta)
     if meta.get("version") != version or meta.get("dataset_hash") != spec.content_hash:
         return None
-    reason = (
-        f"dataset {spec.content_hash[:12]}, parameters and code unchanged since "
-        f"v{version} (@challenger)"
-    )
+    assert version is not None
     return TrainResult(
         layout.symbol,
         layout.interval,

@@ -1,5 +1,6 @@
 """The stream worker of one series, assembled: its source and clock, the champion's
-forecaster (:mod:`volcast.pipeline.champion`) and :func:`retrain`, what the loop runs when
+forecaster (:mod:`volcast.pipeline.champion`), the watches of the return and direction
+champions (:mod:`volcast.pipeline.target_watch`) and :func:`retrain`, what the loop runs when
 its trigger fires: features on every curated bar, ``train`` and the usual promotion.
 """
 
@@ -110,9 +111,16 @@ def stream_worker(
         )
 
     from volcast.pipeline.feature_store import bar_publisher
+    from volcast.pipeline.target_watch import target_watches
 
     return StreamWorker(
         on_bar=bar_publisher(ctx.storage, series),
+        targets=target_watches(
+            ctx.storage,
+            series,
+            window=params.monitoring.loss_window,
+            tracking_uri=ctx.tracking_uri,
+        ),
         storage=ctx.storage,
         series=series,
         params=params,

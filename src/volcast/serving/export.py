@@ -90,6 +90,10 @@ def live_state(series: Series, summary: Mapping[str, Any]) -> None:
     _set(metrics.FORECAST_LOSS, (*labels, MODEL), summary.get("rolling_qlike"))
     _set(metrics.FORECAST_LOSS, (*labels, HAR), summary.get("rolling_qlike_baseline"))
     _set(metrics.FORECAST_TRAINING_LOSS, labels, summary.get("training_qlike"))
+    for target, state in (summary.get("targets") or {}).items():
+        for loss, by in ((state or {}).get("loss") or {}).items():
+            for forecaster, value in (by or {}).items():
+                _set(metrics.TARGET_FORECAST_LOSS, (*labels, target, loss, forecaster), value)
     for detector, prefix in (("surprise", "decay"), ("relative", "relative")):
         _set(metrics.DECAY_STATISTIC, (*labels, detector), summary.get(f"{prefix}_statistic"))
         _set(metrics.DECAY_THRESHOLD, (*labels, detector), summary.get(f"{prefix}_threshold"))

@@ -30,13 +30,15 @@ class ForecastRequest:
     """A forecast by symbol (``features`` None: the latest stored bar) or of explicit features.
 
     ``as_of`` is the bar the features describe; without features it may only name the
-    latest stored bar.
+    latest stored bar. ``target`` other than variance (return, direction) is answered from
+    the latest stored bars only (:mod:`volcast.serving.targets`).
     """
 
     symbol: str
     interval: str | None = None
     features: Mapping[str, float] | None = None
     as_of: datetime | None = None
+    target: Literal["variance", "return", "direction"] = "variance"
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,15 @@ FORECAST_LOSS = Gauge(
     multiprocess_mode=_LATEST,
 )
 
+TARGET_FORECAST_LOSS = Gauge(
+    "forecast_loss_target",
+    "Rolling mean realized loss of the return and direction champions in the stream worker "
+    "(log_loss and brier for direction, squared_error for return), by forecaster: the model "
+    "or its baseline (base_rate, zero).",
+    ["symbol", "interval", "target", "loss", "forecaster"],
+    multiprocess_mode=_LATEST,
+)
+
 FORECAST_TRAINING_LOSS = Gauge(
     "forecast_loss_training_qlike",
     "The champion's out-of-sample QLIKE in its backtest: the level its realized loss is "

@@ -166,9 +166,9 @@ class PredictResponse(BaseModel):
 
 
 class BatchResponse(BaseModel):
-    """One response per item, in order."""
+    """One response per item, in order: each as ``POST /predict`` answers it."""
 
-    items: list[PredictResponse]
+    items: list[PredictResponse | TargetPredictResponse]
 
 
 class FeedbackResponse(BaseModel):

@@ -131,15 +131,24 @@ class ForecastService:
         """The forecast asked for (see :meth:`forecast_many`)."""
         return self.forecast_many([request])[0]
 
-    def forecast_many(self, requests: list[ForecastRequest]) -> list[Forecast]:
+    def forecast_many(
+        self, requests: list[ForecastRequest], *, items: list[int] | None = None
+    ) -> list[Forecast]:
         """Answer requests in order; explicit-feature rows of one series are scored together.
 
         The first failing request fails all; with several requests its index is in the
-        error's context (``item``, or ``items`` for a group of feature rows).
+        error's context (``item``, or ``items`` for a group of feature rows): the index in
+        ``items`` when given (the requests' places in a larger batch), else in ``requests``.
         """
+        names = items if items is not None else list(range(len(requests)))
+        named = items is not None or len(requests) > 1
+
+        def item(*indices: int) -> str | None:
+            return ",".join(str(names[i]) for i in indices) if named else None
+
         entries: list[Entry] = []
         for index, request in enumerate(requests):
-            with _count_failure(None, request, index if len(requests) > 1 else None):
+            with _count_failure(None, request, item(index)):
                 entries.append(self.catalog.resolve(request.symbol, request.interval))
         out: list[Forecast | None] = [None] * len(requests)
         groups: dict[Key, list[int]] = defaultdict(list)
@@ -147,17 +156,16 @@ class ForecastService:
             if request.features is not None:
                 groups[entry.series.key].append(index)
                 continue
-            with _count_failure(entry, request, index if len(requests) > 1 else None):
+            with _count_failure(entry, request, item(index)):
                 out[index] = self._from_bars(entry, request)
         for indices in groups.values():
             entry = entries[indices[0]]
-            item = ",".join(map(str, indices)) if len(requests) > 1 else None
-            with _count_failure(entry, requests[indices[0]], item, key="items"):
+            with _count_failure(entry, requests[indices[0]], item(*indices), key="items"):
                 for index, forecast in zip(
                     indices, self._from_features(entry, [requests[i] for i in indices]), strict=True
                 ):
                     out[index] = forecast
-        return [item for item in out if item is not None]
+        return [forecast for forecast in out if forecast is not None]
 
     def _from_bars(self, entry: Entry, request: ForecastRequest) -> Forecast:
         """The precomputed forecast of the latest stored bar; ``as_of`` may only name that bar."""

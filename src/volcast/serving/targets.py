@@ -11,34 +11,24 @@ Features come from the series' bars the service already holds in memory, through
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
-from volcast.config import FeatureParams
-from volcast.errors import BadRequestError, ModelUnavailableError, NotFoundError, VolcastError
-from volcast.features import FeatureBuilder
-from volcast.features.target import logged_target
+from volcast.errors import ConflictError, ModelUnavailableError, NotFoundError, VolcastError
+from volcast.registry.target_served import Loader, Resolver, TargetChampion, registry_loader
 from volcast.schemas import interval_timedelta
 from volcast.series import Series
 from volcast.serving.catalog import Catalog
+from volcast.serving.forecast import ForecastRequest
 
 if TYPE_CHECKING:
     from volcast.registry.targets import LoadedTargetModel
 
-log = logging.getLogger(__name__)
-
-Loader = Callable[[str, str, str], "LoadedTargetModel"]
-"""``load(symbol, interval, kind)`` -> the champion of that target."""
-Resolver = Callable[[str, str, str], int | None]
-"""``resolve(symbol, interval, kind)`` -> the champion's version (None when unset)."""
+__all__ = ["TargetForecast", "TargetForecaster", "registry_loader"]
 
 
 @dataclass(frozen=True)
@@ -60,28 +50,6 @@ class TargetForecast:
         return self.close * math.exp(self.value)
 
 
-@dataclass
-class _Slot:
-    model: LoadedTargetModel
-    builder: FeatureBuilder
-    checked_at: float
-
-
-def registry_loader(tracking_uri: str | None) -> tuple[Loader, Resolver]:
-    """Load and resolve ``@champion`` of a target through :mod:`volcast.registry.targets`."""
-    from volcast.registry import CHAMPION
-    from volcast.registry.targets import load_target_model, target_alias
-
-    def load(symbol: str, interval: str, kind: str) -> LoadedTargetModel:
-        return load_target_model(symbol, interval, kind, CHAMPION, tracking_uri=tracking_uri)
-
-    def resolve(symbol: str, interval: str, kind: str) -> int | None:
-        found = target_alias(symbol, interval, kind, CHAMPION, tracking_uri=tracking_uri)
-        return None if found is None else found[0]
-
-    return load, resolve
-
-
 class TargetForecaster:
     """The served champions of the return and direction targets, by series."""
 
@@ -92,45 +60,39 @@ class TargetForecaster:
         self.load = load
         self.resolve = resolve
         self.ttl = ttl
-        self._slots: dict[tuple[str, str, str], _Slot] = {}
+        self._champions: dict[tuple[str, str, str], TargetChampion] = {}
         self._lock = threading.Lock()
 
-    def _model(self, series: Series, kind: str) -> _Slot:
+    def _champion(self, series: Series, kind: str) -> TargetChampion:
         key = (*series.key, kind)
-        now = time.monotonic()
         with self._lock:
-            slot = self._slots.get(key)
-            if slot is not None and now - slot.checked_at < self.ttl:
-                return slot
-            try:
-                if slot is not None:
-                    version = self.resolve(series.symbol, series.interval, kind)
-                    if version == slot.model.version:
-                        slot.checked_at = now
-                        return slot
-                model = self.load(series.symbol, series.interval, kind)
-            except NotFoundError as exc:
-                raise ModelUnavailableError(
-                    f"no @champion {kind} model for {series}: run `volcast pipeline --target "
-                    f"{kind}` first",
-                    symbol=series.symbol,
-                    interval=series.interval,
-                ) from exc
-            except VolcastError as exc:
-                if slot is None:
-                    raise
-                log.warning("keeping %s v%s: %s", slot.model.name, slot.model.version, exc)
-                slot.checked_at = now
-                return slot
-            config = model.feature_config
-            builder = FeatureBuilder(
-                features=FeatureParams.model_validate(config["features"]),
-                target=logged_target(config["target"]),
-                interval=series.interval,
-            )
-            slot = _Slot(model=model, builder=builder, checked_at=now)
-            self._slots[key] = slot
-            return slot
+            champion = self._champions.get(key)
+            if champion is None:
+                champion = TargetChampion(
+                    series.symbol, series.interval, kind,
+                    load=self.load, resolve=self.resolve, ttl=self.ttl,
+                )  # fmt: skip
+                self._champions[key] = champion
+            return champion
+
+    def answer(self, request: ForecastRequest, *, item: int | None = None) -> TargetForecast:
+        """The forecast of ``request.target`` (return or direction) by symbol.
+
+        ``features`` and ``as_of`` are refused (409): these targets forecast from the latest
+        stored bars only. ``item`` (a request's place in a batch) is named in an error.
+        """
+        try:
+            if request.features is not None or request.as_of is not None:
+                raise ConflictError(
+                    f"target {request.target!r} forecasts from the latest stored bars only: "
+                    "omit features and as_of",
+                    symbol=request.symbol,
+                )
+            return self.forecast(request.symbol, request.interval, request.target)
+        except VolcastError as exc:
+            if item is not None:
+                exc.context["item"] = item
+            raise
 
     def forecast(self, symbol: str, interval: str | None, kind: str) -> TargetForecast:
         """The ``kind`` forecast for the bar after the latest stored bar of the series."""
@@ -140,29 +102,23 @@ class TargetForecaster:
             raise NotFoundError(
                 f"no stored bars for {entry.series}", symbol=symbol, interval=entry.interval
             )
-        slot = self._model(entry.series, kind)
-        frame = bars.frame
-        if len(frame) < slot.builder.required_history:
+        try:
+            served = self._champion(entry.series, kind).current()
+        except NotFoundError as exc:
             raise ModelUnavailableError(
-                f"{len(frame)} stored bars held in memory; the {kind} model needs "
-                f"{slot.builder.required_history}",
+                f"no @champion {kind} model for {entry.series}: run `volcast pipeline --target "
+                f"{kind}` first",
                 symbol=symbol,
                 interval=entry.interval,
-            )
-        row = slot.builder.transform_last(frame)
-        X = pd.DataFrame([row.to_numpy()], columns=row.index)
+            ) from exc
+        frame = bars.frame
+        try:
+            value = served.forecast_last(frame)
+        except VolcastError as exc:
+            exc.context.setdefault("symbol", symbol)
+            exc.context.setdefault("interval", entry.interval)
+            raise
         as_of = pd.Timestamp(frame["timestamp"].iloc[-1])
-        X.insert(0, "timestamp", pd.Series([as_of]))
-        missing = [c for c in slot.model.feature_names if c not in X.columns]
-        if missing:
-            raise BadRequestError(f"the {kind} model needs features {missing[:5]} not built")
-        value = float(np.asarray(slot.model.predict(X), dtype="float64")[-1])
-        if not math.isfinite(value):
-            raise ModelUnavailableError(
-                f"the {kind} model returned a non-finite forecast", symbol=symbol
-            )
-        if kind == "direction":
-            value = min(max(value, 0.0), 1.0)
         return TargetForecast(
             series=entry.series,
             kind=kind,
@@ -170,6 +126,6 @@ class TargetForecaster:
             target_time=as_of + interval_timedelta(entry.interval),
             value=value,
             close=float(frame["close"].iloc[-1]),
-            model=slot.model,
+            model=served.model,
             synthetic=bars.synthetic,
         )

@@ -6,7 +6,6 @@ import asyncio
 
 from fastapi import APIRouter
 
-from volcast.errors import ConflictError
 from volcast.serving.deps import ServiceDep
 from volcast.serving.forecast import Forecast, ForecastRequest
 from volcast.serving.routers.common import ERRORS, model_ref
@@ -31,6 +30,7 @@ def _request(request: PredictRequest) -> ForecastRequest:
         interval=request.interval,
         features=request.features,
         as_of=request.as_of,
+        target=request.target,
     )
 
 
@@ -101,15 +101,7 @@ async def predict(
     bar, ``"return"`` its log return and the implied close (latest stored bars only).
     """
     if request.target != "variance":
-        if request.features is not None or request.as_of is not None:
-            raise ConflictError(
-                f"target {request.target!r} forecasts from the latest stored bars only: omit "
-                "features and as_of",
-                symbol=request.symbol,
-            )
-        return _target_response(
-            service.targets.forecast(request.symbol, request.interval, request.target)
-        )
+        return _target_response(service.targets.answer(_request(request)))
     if service.feast is not None:  # online features: an HTTP read, off the event loop
         return _response(await asyncio.to_thread(service.forecast, _request(request)))
     return _response(service.forecast(_request(request)))
@@ -122,16 +114,25 @@ async def predict(
     responses=ERRORS,
 )
 async def predict_batch(batch: BatchRequest, service: ServiceDep) -> BatchResponse:
-    """Answers every item in order; the first bad item fails the batch and is named."""
-    for index, item in enumerate(batch.items):
-        if item.target != "variance":
-            raise ConflictError(
-                f"item {index}: target {item.target!r} is answered by POST /predict only; "
-                "batches forecast variance"
-            )
+    """Answers every item in order, each as ``POST /predict`` answers it (its ``target`` too).
+
+    A bad item fails the batch and is named (``context.item``, its index).
+    """
     requests = [_request(item) for item in batch.items]
-    if service.feast is not None:  # online features: HTTP reads, off the event loop
-        forecasts = await asyncio.to_thread(service.forecast_many, requests)
-    else:
-        forecasts = service.forecast_many(requests)
-    return BatchResponse(items=[_response(forecast) for forecast in forecasts])
+    named = len(requests) > 1
+    variance = [index for index, item in enumerate(requests) if item.target == "variance"]
+    answers: list[PredictResponse | TargetPredictResponse | None] = [None] * len(requests)
+    for index, request in enumerate(requests):
+        if request.target != "variance":
+            made = service.targets.answer(request, item=index if named else None)
+            answers[index] = _target_response(made)
+    if variance:
+        asked = [requests[index] for index in variance]
+        items = variance if named else None
+        if service.feast is not None:  # online features: HTTP reads, off the event loop
+            forecasts = await asyncio.to_thread(service.forecast_many, asked, items=items)
+        else:
+            forecasts = service.forecast_many(asked, items=items)
+        for index, forecast in zip(variance, forecasts, strict=True):
+            answers[index] = _response(forecast)
+    return BatchResponse(items=[answer for answer in answers if answer is not None])
