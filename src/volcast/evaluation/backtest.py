@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from volcast.config import TrainParams
 from volcast.errors import ModelError
@@ -37,7 +36,13 @@ from volcast.evaluation.metrics import (
 )
 from volcast.evaluation.selection import select_model
 from volcast.models import BASELINES, CombinationModel, VolatilityModel, make_model
-from volcast.models.base import RV_COLUMN, TARGET_COLUMN, feature_columns, same_spec
+from volcast.models.base import (
+    RV_COLUMN,
+    TARGET_COLUMN,
+    feature_columns,
+    one_blas_thread,
+    same_spec,
+)
 from volcast.schemas import TIMESTAMP
 
 Progress = Callable[[str, int, int], None]
@@ -191,7 +196,7 @@ def walk_forward(
     # BLAS limits are process-wide: set one thread for the whole run, so that a fit limiting
     # BLAS in one thread cannot change the thread count (and the sums) of a fit in another
     with (
-        threadpool_limits(limits=1, user_api="blas"),
+        one_blas_thread(),
         ThreadPoolExecutor(max_workers=max(workers, 1)) as pool,
     ):
         # fold-independent fits run ahead in threads, in fold order; the rest run in turn

@@ -10,16 +10,34 @@ carry their state through ``X`` in order, so the forecast on row ``t`` depends o
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import ClassVar, Final, Self
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from volcast.errors import ModelError
 from volcast.schemas import TIMESTAMP
+
+
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> AbstractContextManager[object]:
+    """Limit BLAS to one thread within the block (small least-squares problems, model fits
+    that run in threads side by side). ``threadpool_limits`` would scan the loaded native
+    libraries on every call (some 20 ms, a second or two over a walk-forward's refits); the
+    controller scans once."""
+    limiter: AbstractContextManager[object] = _threadpools().limit(limits=1, user_api="blas")
+    return limiter
+
 
 RV_COLUMN: Final = "rv"
 """Floored per-bar variance of bar ``t`` (the quantity every forecast is in units of)."""

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from arch import arch_model
 from scipy.signal import lfilter
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from volcast.errors import ModelError
 from volcast.models.base import (
@@ -25,6 +24,7 @@ from volcast.models.base import (
     check_target,
     column,
     finalize,
+    one_blas_thread,
     require_columns,
 )
 from volcast.models.linear import least_squares
@@ -149,7 +149,7 @@ class GarchModel(VolatilityModel):
             rescale=False,
         )
         # one BLAS thread: the optimum then does not depend on what else runs (LightGBM folds)
-        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+        with warnings.catch_warnings(), one_blas_thread():
             warnings.simplefilter("ignore")  # convergence notes; the result is checked below
             result = am.fit(disp="off", starting_values=starting, show_warning=False)
         params = np.asarray(result.params, dtype="float64")
@@ -315,7 +315,7 @@ class HarModel(VolatilityModel):
         log_y = np.log(values)
         # a small least-squares problem: BLAS threads only add contention
         matrix = design.to_numpy(dtype="float64")
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             intercept, coef = least_squares(matrix, log_y)
         residuals = log_y - intercept - matrix @ coef
         dof = max(len(log_y) - design.shape[1] - 1, 1)

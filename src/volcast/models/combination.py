@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from sklearn.base import clone
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from volcast.errors import ModelError
 from volcast.models.base import (
     VolatilityModel,
     check_target,
     finalize,
+    one_blas_thread,
     require_columns,
     same_spec,
 )
@@ -37,7 +37,7 @@ def blend_weights(log_f: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     start = np.full(k, 1.0 / k)
     # one BLAS thread: a threaded matrix-vector product may sum in a different order when
     # other fits run alongside, and the optimiser's path (so the weights) then moves slightly
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         result = minimize(
             _blend_loss,
             start,
