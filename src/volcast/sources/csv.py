@@ -5,7 +5,8 @@ and ISO-8601 UTC timestamps. Real exports are messier. Without options the reade
 tries the vendor profiles of :mod:`volcast.sources.csv_profiles` (MetaTrader 4/5, HistData,
 Dukascopy, Binance dumps, Yahoo, stooq, CryptoDataDownload): a file that fits one is read by
 it, in its clock's time zone (``source_timezone`` overrides it), and what was assumed is said
-in ``bars.attrs["source_notes"]``. Gzip and zip files are unpacked first. A file that fits no
+in ``bars.attrs["source_notes"]``. Gzip and zip files are unpacked first, UTF-16 text is
+read as such. A file that fits no
 profile goes to the generic reader, which:
 
 * finds the header line itself (the first of the first 100 lines naming open, high, low and
@@ -67,6 +68,7 @@ from volcast.sources.csv_vendor import (
     head_lines,
     pick_volume,
     read_profile,
+    transcode,
     unpack,
 )
 
@@ -152,7 +154,10 @@ class CsvSource:
         else:
             text, ext = unpack(data, path=path, symbol=symbol, source=self.name)
             on_raw(data, ext)
+            text, encoding = transcode(text, path=path, symbol=symbol, source=self.name)
             reading = self._read_text(text, path, symbol)
+            if encoding is not None:
+                reading.notes.append(f"encoding: {encoding} text, read as such")
         bars = self._to_bars(reading, path=path, symbol=symbol)
         if since is not None:
             cutoff = since.tz_localize("UTC") if since.tzinfo is None else since.tz_convert("UTC")

@@ -121,15 +121,22 @@ def _find_header(
         missing = [r for r in profile.required if r not in fields]
         unknown = [c for c in cells if c not in profile.names]
         if not missing and (profile.extra_names or not unknown):
+            twice = sorted({f for f in fields if not f.startswith("_") and fields.count(f) > 1})
+            problem = None
             if delimiter not in profile.delimiters:
+                problem = f"split by {_show(delimiter)}, not {_show(profile.delimiters[0])}"
+            elif twice:
+                problem = f"with {twice} twice (one series per file: several tickers?)"
+            if problem is not None:
                 return Miss(
                     profile,
                     3 + len(known),
-                    f"line {index + 1} is {profile.vendor}'s "
-                    f"header but split by {_show(delimiter)}, not "
-                    f"{_show(profile.delimiters[0])}",
+                    f"line {index + 1} is {profile.vendor}'s header but {problem}",
                 )
-            return index, delimiter, fields
+            below = _below_header(profile, content, index, delimiter)
+            if isinstance(below, Miss):
+                return below
+            return below, delimiter, fields
         score = 1 + len(known)
         if known and score > best.score:
             what = f"lacks {[r for r in missing]}" if missing else f"has unknown {unknown}"
@@ -137,6 +144,25 @@ def _find_header(
                 profile, score, f"header line {index + 1} {what} (expected {_expected(profile)})"
             )
     return best
+
+
+def _below_header(
+    profile: Profile, content: Sequence[tuple[int, str]], index: int, delimiter: str
+) -> int | Miss:
+    """The last line of a multi-level header starting at line ``index`` (0-based)."""
+    after = [(i, line) for i, line in content if i > index][: len(profile.below_header)]
+    last = index
+    for n, names in enumerate(profile.below_header):
+        cell = split_line(after[n][1], delimiter)[0].lower() if n < len(after) else ""
+        if cell not in names:
+            return Miss(
+                profile,
+                6,
+                f"line {after[n][0] + 1 if n < len(after) else index + 2 + n} should start "
+                f"with {' or '.join(sorted(names))} (the header's level {n + 2}), not {cell!r}",
+            )
+        last = after[n][0]
+    return last
 
 
 def _check_rows(

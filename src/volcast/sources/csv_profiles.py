@@ -40,6 +40,9 @@ class Profile:
     required: tuple[str, ...] = _PRICES
     extra_names: bool = False
     """Whether header names outside ``names`` are allowed (and ignored)."""
+    below_header: tuple[frozenset[str], ...] = ()
+    """Lines under the header before the data (a multi-level header), each known by its first
+    cell (lower case): one of the names in the set."""
     timezone: str = "UTC"
     timezone_stated: bool = False
     """Whether the vendor states the clock (else UTC is an assumption, said in the notes)."""
@@ -166,6 +169,20 @@ PROFILES: Final[tuple[Profile, ...]] = (
         "their UTC offset",
         sample="Date,Open,High,Low,Close,Adj Close,Volume\n"
         "2025-06-23,5969.67,6025.17,5943.23,6025.17,6025.17,5119630000",
+    ),
+    Profile(
+        name="yfinance",
+        vendor="yfinance download saved with to_csv (two-level header)",
+        delimiters=(",",),
+        names=_names("price=timestamp", *_OHLC, "adj close=adj_close", "volume"),
+        below_header=(frozenset({"ticker"}), frozenset({"date", "datetime"})),
+        required=("timestamp", *_PRICES),
+        time_formats=("ISO8601",),
+        timezone_stated=True,
+        clock="daily rows are session dates (taken as UTC midnight); intraday times carry "
+        "their UTC offset",
+        sample="Price,Close,High,Low,Open,Volume\nTicker,SPY,SPY,SPY,SPY,SPY\nDate,,,,,\n"
+        "2025-06-23,597.44,597.55,591.46,592.57,76413300",
     ),
     Profile(
         name="stooq",

@@ -1,6 +1,7 @@
 """Reading a bar file in a vendor's layout: unpacking, choosing the profile, the columns.
 
-:func:`unpack` reads gzip and zip files (a zip must hold one data file);
+:func:`unpack` reads gzip and zip files (a zip must hold one data file), :func:`transcode`
+UTF-16 text (MetaTrader scripts' default) as UTF-8;
 :func:`choose_profile` picks the :class:`~volcast.sources.csv_profiles.Profile` a file fits
 (or the one forced with ``--file-format``) and raises :class:`volcast.errors.ParseError` when
 the file fits several or not the forced one; :func:`read_profile` reads the file's columns by
@@ -62,6 +63,34 @@ def unpack(data: bytes, *, path: Path, symbol: str, source: str) -> tuple[bytes,
             source=source,
         ) from exc
     return data, "csv"
+
+
+def transcode(data: bytes, *, path: Path, symbol: str, source: str) -> tuple[bytes, str | None]:
+    """The text as UTF-8, and the encoding it was in when that was not UTF-8.
+
+    MetaTrader's scripts write Unicode (UTF-16 little-endian) unless told otherwise, as does
+    Excel's "Unicode text"; such a file is recognised by its byte-order mark or, without
+    one, by the zero bytes of its ASCII characters.
+    """
+    head = data[:4096]
+    encoding = None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encoding = "utf-16"
+    elif len(head) >= 4 and head.count(0) >= len(head) // 3:
+        odd_zeros = head[1::2].count(0)
+        encoding = "utf-16-le" if odd_zeros > head[0::2].count(0) else "utf-16-be"
+    if encoding is None:
+        return data, None
+    try:
+        return data.decode(encoding).encode("utf-8"), "UTF-16"
+    except UnicodeDecodeError as exc:
+        raise ParseError(
+            f"{path}: the file looks like UTF-16 text but does not decode as it: {exc}",
+            failed_checks=["parse"],
+            path=str(path),
+            symbol=symbol,
+            source=source,
+        ) from exc
 
 
 def head_lines(data: bytes) -> list[str]:

@@ -1,8 +1,8 @@
 """Property: any canonical bar file, written in any supported vendor layout, reads back identical.
 
 Each writer renders bars exactly as its vendor does (header or none, delimiter, time format,
-clock, volume column); reading the file with no options must give the same bars, detected as
-that profile and no other.
+clock, volume column), then stored as it is, gzipped, zipped or as UTF-16 text; reading the
+file with no options must give the same bars, detected as that profile and no other.
 """
 
 from __future__ import annotations
@@ -85,6 +85,23 @@ def yahoo(bars: pd.DataFrame) -> str:
     return "\n".join(["Datetime,Open,High,Low,Close,Adj Close,Volume", *rows]) + "\n"
 
 
+def yfinance(bars: pd.DataFrame) -> str:
+    """``yf.download(..., auto_adjust=False).to_csv()``: two-level header, columns A-Z."""
+    rows = _rows(
+        bars,
+        lambda t, r: (
+            f"{t:%Y-%m-%d %H:%M:%S}+00:00,{_p(r['close'])},{_p(r['close'])},{_p(r['high'])},"
+            f"{_p(r['low'])},{_p(r['open'])},{int(r['volume'])}"
+        ),
+    )
+    head = [
+        "Price,Adj Close,Close,High,Low,Open,Volume",
+        "Ticker,EURUSD=X,EURUSD=X,EURUSD=X,EURUSD=X,EURUSD=X,EURUSD=X",
+        "Datetime,,,,,,",
+    ]
+    return "\n".join([*head, *rows]) + "\n"
+
+
 def stooq(bars: pd.DataFrame) -> str:
     rows = _rows(bars, lambda t, r: f"{t:%Y-%m-%d},{t:%H:%M:%S},{_ohlc(r, ',')},{int(r['volume'])}")
     return "\r\n".join(["Date,Time,Open,High,Low,Close,Volume", *rows]) + "\r\n"
@@ -117,6 +134,7 @@ WRITERS: dict[str, Writer] = {
     "dukascopy": dukascopy,
     "binance": binance,
     "yahoo": yahoo,
+    "yfinance": yfinance,
     "stooq": stooq,
     "stooq-ascii": stooq_ascii,
     "cryptodatadownload": cryptodatadownload,
@@ -152,16 +170,16 @@ def canonical_bars(draw: st.DrawFn) -> pd.DataFrame:
     )
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     bars=canonical_bars(),
     profile=st.sampled_from(sorted(WRITERS)),
-    packing=st.sampled_from(["plain", "gzip", "zip"]),
+    packing=st.sampled_from(["plain", "gzip", "zip", "utf-16"]),
 )
 def test_any_canonical_file_in_any_profile_reads_back_identical(
     bars: pd.DataFrame, profile: str, packing: str
 ) -> None:
-    text = WRITERS[profile](bars).encode()
+    text = WRITERS[profile](bars).encode("utf-16" if packing == "utf-16" else "utf-8")
     if packing == "gzip":
         text = gzip.compress(text)
     elif packing == "zip":
