@@ -21,6 +21,8 @@ _DELIMITERS: Final = (",", ";", "\t", "|")
 _DATA_ROWS: Final = 20
 _HEADER_LINES: Final = 10
 _PRICES: Final = ("open", "high", "low", "close")
+_MISSING: Final = ("", "null", "NULL", "NaN", "nan", "NA", "N/A", "n/a", "None", "#N/A")
+"""Cells pandas reads as missing (a subset of its default ``na_values``)."""
 
 
 def clean_name(name: object) -> str:
@@ -182,8 +184,10 @@ def _check_rows(
             return Miss(
                 profile, score, f"line {index + 1} has {len(cells)} fields, not {len(fields)}"
             )
-    # Empty cells are the quality gate's to judge; the others must read as the profile says.
-    frame = pd.DataFrame([cells for _, cells in rows], columns=fields).replace("", None)
+    # Empty cells (and pandas' missing-value words, as Yahoo's "null") are the quality gate's
+    # to judge; the others must read as the profile says.
+    frame = pd.DataFrame([cells for _, cells in rows], columns=fields)
+    frame = frame.mask(frame.isin(_MISSING))
     prices = frame[[f for f in _PRICES if f in frame.columns]]
     numbers = prices.apply(pd.to_numeric, errors="coerce")
     if bool((numbers.isna() & prices.notna()).any().any()):

@@ -70,7 +70,7 @@ PROFILES: Final[tuple[Profile, ...]] = (
     Profile(
         name="metatrader5",
         vendor="MetaTrader 5 export",
-        delimiters=("\t", ","),
+        delimiters=("\t", ",", ";"),
         names=_names(
             "<date>=date",
             "<time>=time",

@@ -649,3 +649,27 @@ def test_an_empty_time_cell_in_a_vendor_file_is_kept_for_the_gate(tmp_path: Path
     bars = read(path)
     assert bars.attrs["file_format"] == "stooq"
     assert bars["timestamp"].isna().tolist() == [False, True]
+
+
+def test_yahoo_null_rows_are_yahoo_and_left_to_the_gate(tmp_path: Path) -> None:
+    """Yahoo's web download writes ``null`` for a day without data; detection is not fooled."""
+    path = tmp_path / "GSPC.csv"
+    path.write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        "2025-06-02,5911.69,5927.62,5892.35,5916.31,5916.31,4986024062\n"
+        "2025-06-03,null,null,null,null,null,null\n"
+        "2025-06-04,5874.94,5898.50,5803.77,5832.58,5832.58,4279360204\n"
+    )
+    bars = read(path)
+    assert bars.attrs["file_format"] == "yahoo"
+    assert bars["close"].isna().tolist() == [False, True, False]
+
+
+def test_metatrader5_export_resaved_with_semicolons(tmp_path: Path) -> None:
+    """Excel in a comma-decimal locale saves the export with semicolons."""
+    path = tmp_path / "EURUSD_H1.csv"
+    text = (FORMATS / "mt5_eurusd_h1_gmt.csv").read_text()
+    path.write_text(text.replace("\t", ";"))
+    bars = read(path)
+    assert bars.attrs["file_format"] == "metatrader5"
+    pd.testing.assert_frame_equal(bars, read(FORMATS / "mt5_eurusd_h1_gmt.csv"))
