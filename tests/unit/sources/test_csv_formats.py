@@ -673,3 +673,10 @@ def test_metatrader5_export_resaved_with_semicolons(tmp_path: Path) -> None:
     bars = read(path)
     assert bars.attrs["file_format"] == "metatrader5"
     pd.testing.assert_frame_equal(bars, read(FORMATS / "mt5_eurusd_h1_gmt.csv"))
+
+
+def test_the_file_format_option_names_every_profile() -> None:
+    from volcast.cli.options import FileFormatOpt
+
+    words = FileFormatOpt.__metadata__[0].help.replace(",", " ").replace(".", " ").split()
+    assert set(BY_NAME) <= set(words)
