@@ -279,6 +279,7 @@ class CsvSource:
                 symbol=symbol,
                 source=self.name,
                 where=where,
+                descending_hint=profile is not None and profile.newest_first,
             )
             notes.extend(dst_notes)
         notes.insert(min(1, len(notes)), _zone_note(self.zone, zone, profile, naive_text))

@@ -49,6 +49,8 @@ class Profile:
     clock: str = "the file does not say which zone its times are in"
     """What is known of the clock, for the ingest notes and the quality report."""
     volume: VolumeKind = "traded"
+    newest_first: bool = False
+    """Whether the vendor writes the newest bar first (decides only when the times cannot)."""
 
     def time_fields(self, fields: Sequence[str]) -> list[str]:
         """The fields joined (with a space) into the timestamp text, in order."""
@@ -221,6 +223,7 @@ PROFILES: Final[tuple[Profile, ...]] = (
         time_formats=("%Y-%m-%d %I-%p", "ISO8601", "%Y-%m-%d %H:%M:%S"),
         timezone_stated=True,
         clock="UTC, as CryptoDataDownload states in its banner line",
+        newest_first=True,
         sample="Timestamps are UTC timezone,https://www.CryptoDataDownload.com\n"
         "date,symbol,open,high,low,close,volume_btc,volume\n"
         "2019-10-17 09-AM,BTCUSD,8051,8056.83,8021.23,8035.88,61.25,492394.56",

@@ -102,15 +102,17 @@ def localize(
     symbol: str,
     source: str,
     where: str,
+    descending_hint: bool = False,
 ) -> tuple[pd.Series, npt.NDArray[np.bool_], list[str]]:
     """Naive wall times on ``zone``'s clock as UTC; a mask of the rows kept; notes.
 
     ``wall`` is in file order (ascending or descending; a descending file is read backwards
-    so that the repeated autumn hour keeps its order of occurrence).
+    so that the repeated autumn hour keeps its order of occurrence). ``descending_hint`` is
+    the order of a file whose times alone cannot tell (the layout's habit).
     """
     notes: list[str] = []
     local = wall - zone.shift
-    descending = len(local) > 1 and bool(local.iloc[0] > local.iloc[-1])
+    descending = newest_first(local, default=descending_hint)
     ordered = local.iloc[::-1] if descending else local
     summer, placed = place_repeated(ordered, zone)
     stamped = ordered.dt.tz_localize(zone.tz, ambiguous=summer, nonexistent="NaT")
@@ -140,6 +142,18 @@ def localize(
     utc = stamped.dt.tz_convert("UTC")
     notes.extend(_transitions(stamped, utc, zone))
     return utc.astype("datetime64[ns, UTC]"), ~lost, notes
+
+
+def newest_first(local: pd.Series, *, default: bool) -> bool:
+    """Whether the file runs newest first: most steps between rows go back in time.
+
+    The first and last rows alone can mislead (a file made of the two passes of a repeated
+    hour starts and ends on the same wall time); with as many steps back as forward,
+    ``default`` decides.
+    """
+    steps = local.dropna().diff().dropna()
+    back, forward = int((steps < pd.Timedelta(0)).sum()), int((steps > pd.Timedelta(0)).sum())
+    return default if back == forward else back > forward
 
 
 def place_repeated(

@@ -125,7 +125,7 @@ def read_back(text: str, zone: str) -> pd.DataFrame:
         return CsvSource(path=path, source_timezone=zone).fetch(symbol="EUR/USD", interval="1h")
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(case=dst_case())
 def test_bars_on_a_dst_clock_read_back_unique_and_unchanged(
     case: tuple[pd.DataFrame, bool, str, str],
@@ -160,7 +160,14 @@ def test_bars_on_a_dst_clock_read_back_unique_and_unchanged(
 @pytest.mark.parametrize("layout", ["metatrader5", "cryptodatadownload"])
 def test_one_night_missing_a_repeated_bar_costs_no_other_night_its_bars(layout: str) -> None:
     """Three autumns of 24/7 hourly bars; in 2023 the first 03:00 (summer time) is missing."""
-    stamps = pd.date_range("2022-10-29", "2024-10-28", freq="h", tz="UTC")
+    stamps = pd.DatetimeIndex(
+        np.concatenate(
+            [
+                pd.date_range(f"{year}-10-{day}", periods=72, freq="h", tz="UTC")
+                for year, day in ((2022, 29), (2023, 28), (2024, 26))
+            ]
+        )
+    )
     athens = stamps.tz_convert("Europe/Athens")
     first_pass_2023 = np.flatnonzero(athens.strftime("%Y-%m-%d %H") == "2023-10-29 03")[0]
     keep = np.ones(len(stamps), dtype=bool)
@@ -183,3 +190,20 @@ def test_one_night_missing_a_repeated_bar_costs_no_other_night_its_bars(layout: 
     expected = bars.loc[bars["timestamp"] != lone].reset_index(drop=True)
     pd.testing.assert_frame_equal(read, expected)
     assert any("1 bar(s) at a repeated local time" in n for n in read.attrs["source_notes"])
+
+
+def test_newest_first_file_of_only_the_repeated_hour_keeps_each_bar_at_its_time() -> None:
+    """Both rows read 01:00 London: only the layout's habit (newest first) can order them."""
+    stamps = pd.date_range("2015-10-25 00:00", periods=2, freq="h", tz="UTC")  # BST, then GMT
+    bars = pd.DataFrame(
+        {
+            "timestamp": stamps.astype("datetime64[ns, UTC]"),
+            "open": [1.1, 1.2],
+            "high": [1.15, 1.25],
+            "low": [1.05, 1.15],
+            "close": [1.12, 1.22],
+            "volume": [1.0, 2.0],
+        }
+    )
+    read = read_back(write(bars, "cryptodatadownload", "Europe/London"), "Europe/London")
+    pd.testing.assert_frame_equal(read, bars)
