@@ -61,7 +61,14 @@ from volcast.sources.csv_parse import (
     parse_timestamps,
 )
 from volcast.sources.csv_profiles import BY_NAME, Profile, join_time
-from volcast.sources.csv_time import UTC_ZONE, Zone, has_offsets, localize, parse_zone
+from volcast.sources.csv_time import (
+    UTC_ZONE,
+    Zone,
+    has_offsets,
+    localize,
+    parse_zone,
+    repeated_hour_hint,
+)
 from volcast.sources.csv_vendor import (
     choose_profile,
     closest_hint,
@@ -283,6 +290,9 @@ class CsvSource:
             )
             notes.extend(dst_notes)
         notes.insert(min(1, len(notes)), _zone_note(self.zone, zone, profile, naive_text))
+        assumed = self.zone is None and (profile is None or not profile.timezone_stated)
+        if naive_text and assumed and zone.is_utc:
+            notes.extend(repeated_hour_hint(stamps.dt.tz_localize(None), line_numbers, where))
         out = pd.DataFrame({TIMESTAMP: stamps})
         for column in (*PRICE_COLUMNS, _VOLUME):
             if column in frame.columns:

@@ -144,6 +144,47 @@ def localize(
     return utc.astype("datetime64[ns, UTC]"), ~lost, notes
 
 
+SERVER_CLOCKS: Final = (
+    "Europe/Athens",
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York+7",
+    "America/New_York",
+    "Australia/Sydney",
+)
+"""Clocks with daylight saving that broker servers and exchanges commonly keep."""
+
+
+def repeated_hour_hint(
+    wall: pd.Series, line_numbers: npt.NDArray[np.int64], where: str
+) -> list[str]:
+    """A note when times read as UTC repeat exactly where a common DST clock goes back.
+
+    A file on such a clock read as UTC has the autumn hour twice, which the quality gate
+    then rejects as duplicates; the note names the clocks that explain it.
+    """
+    twice = wall.duplicated(keep=False) & wall.notna()
+    if not twice.any():
+        return []
+    times = pd.Series(wall[twice].unique())
+    fits = []
+    for name in SERVER_CLOCKS:
+        zone = parse_zone(name)
+        local = times - zone.shift
+        summer = local.dt.tz_localize(zone.tz, ambiguous=np.ones(len(local), dtype=bool))
+        winter = local.dt.tz_localize(zone.tz, ambiguous=np.zeros(len(local), dtype=bool))
+        if bool((summer != winter).all()):
+            fits.append(name)
+    if not fits:
+        return []
+    lines = [int(n) for n in line_numbers[twice.to_numpy()][:4]]
+    return [
+        f"time zone: {len(times)} time(s) occur twice ({where}s {lines}), just where the clock "
+        f"{' or '.join(fits)} goes back an hour in autumn: the file is probably on that "
+        f"clock; pass --source-timezone {fits[0]} (or the right one) to place them"
+    ]
+
+
 def newest_first(local: pd.Series, *, default: bool) -> bool:
     """Whether the file runs newest first: most steps between rows go back in time.
 

@@ -207,3 +207,36 @@ def test_newest_first_file_of_only_the_repeated_hour_keeps_each_bar_at_its_time(
     )
     read = read_back(write(bars, "cryptodatadownload", "Europe/London"), "Europe/London")
     pd.testing.assert_frame_equal(read, bars)
+
+
+FORMATS = Path(__file__).resolve().parents[2] / "fixtures" / "formats"
+
+
+def test_a_dst_clock_read_as_utc_is_named_in_the_notes() -> None:
+    """Read without its zone, the Athens file repeats 03:00; the notes say which clock fits."""
+    bars = CsvSource(path=FORMATS / "mt5_btcusd_h1_athens_dst.csv").fetch(
+        symbol="BTC/USD", interval="1h"
+    )
+    assert not bars["timestamp"].is_unique  # left for the quality gate's duplicates check
+    hint = [n for n in bars.attrs["source_notes"] if "occur twice" in n]
+    assert hint == [
+        "time zone: 1 time(s) occur twice (lines [6, 7]), just where the clock Europe/Athens "
+        "goes back an hour in autumn: the file is probably on that clock; pass "
+        "--source-timezone Europe/Athens (or the right one) to place them"
+    ]
+
+
+def test_a_plain_duplicate_names_no_clock(tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text(
+        "<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\n"
+        "2025.06.23\t10:00:00\t1.1\t1.2\t1.0\t1.15\t5\t0\t1\n"
+        "2025.06.23\t10:00:00\t1.1\t1.2\t1.0\t1.16\t5\t0\t1\n"
+    )
+    bars = CsvSource(path=path).fetch(symbol="X", interval="1h")
+    assert not any("occur twice" in n for n in bars.attrs["source_notes"])
+    # With the zone given, nothing is guessed either.
+    athens = CsvSource(
+        path=FORMATS / "mt5_btcusd_h1_athens_dst.csv", source_timezone="Europe/Athens"
+    ).fetch(symbol="BTC/USD", interval="1h")
+    assert not any("probably on that clock" in n for n in athens.attrs["source_notes"])
