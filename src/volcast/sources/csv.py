@@ -159,10 +159,10 @@ class CsvSource:
             frame, line_numbers = self._read_parquet(data, path, symbol)
             reading = _Reading(frame, line_numbers, "row", "parquet", self.timestamp_format)
         else:
-            text, ext = unpack(data, path=path, symbol=symbol, source=self.name)
+            text, ext, name = unpack(data, path=path, symbol=symbol, source=self.name)
             on_raw(data, ext)
             text, encoding = transcode(text, path=path, symbol=symbol, source=self.name)
-            reading = self._read_text(text, path, symbol)
+            reading = self._read_text(text, path, symbol, name)
             if encoding is not None:
                 reading.notes.append(f"encoding: {encoding} text, read as such")
         bars = self._to_bars(reading, path=path, symbol=symbol)
@@ -176,14 +176,19 @@ class CsvSource:
 
     # -- reading -------------------------------------------------------------------------
 
-    def _read_text(self, data: bytes, path: Path, symbol: str) -> _Reading:
+    def _read_text(self, data: bytes, path: Path, symbol: str, name: str) -> _Reading:
         """Read by the vendor profile the file fits, else by the generic reader."""
         lines = head_lines(data)
         explicit = self.timestamp_column is not None or self.skip_rows is not None
         match = None
         if not explicit or self.file_format is not None:
             match = choose_profile(
-                lines, file_format=self.file_format, path=path, symbol=symbol, source=self.name
+                lines,
+                file_format=self.file_format,
+                path=path,
+                symbol=symbol,
+                source=self.name,
+                file_name=name,
             )
         if match is None:
             try:
@@ -193,7 +198,7 @@ class CsvSource:
             except ParseError as exc:
                 if explicit or exc.failed_checks != ["required_columns"]:
                     raise
-                closest, hint = closest_hint(lines)
+                closest, hint = closest_hint(lines, file_name=name)
                 raise ParseError(
                     f"{exc.message}; no known layout fits either: {hint}",
                     failed_checks=exc.failed_checks,

@@ -9,6 +9,7 @@ error can name the closest profile and what did not match.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -61,16 +62,33 @@ class Miss:
     reason: str
 
 
-def detect(lines: Sequence[str], *, only: Profile | None = None) -> tuple[list[Match], list[Miss]]:
-    """Every profile that fits the file's first ``lines``, and why each other does not."""
+def detect(
+    lines: Sequence[str], *, only: Profile | None = None, file_name: str = ""
+) -> tuple[list[Match], list[Miss]]:
+    """Every profile that fits the file's first ``lines``, and why each other does not.
+
+    A profile with a ``file_name`` pattern fits only a file so named (unless it is ``only``,
+    named with --file-format), and then wins over the profiles of the same layout without one.
+    """
     matches: list[Match] = []
     misses: list[Miss] = []
     for profile in (only,) if only is not None else PROFILES:
+        named = profile.file_name is not None and only is None
+        if named and not re.search(str(profile.file_name), file_name, re.IGNORECASE):
+            misses.append(Miss(profile, 0, f"the file name is not {profile.vendor}'s"))
+            continue
         result = check(profile, lines)
         if isinstance(result, Match):
             matches.append(result)
         else:
             misses.append(result)
+    by_name = [m for m in matches if m.profile.file_name is not None]
+    if by_name:
+        vendor = by_name[0].profile.vendor
+        for m in matches:
+            if m.profile.file_name is None:
+                misses.append(Miss(m.profile, 9, f"its layout, but the name says {vendor}"))
+        matches = by_name
     return matches, misses
 
 

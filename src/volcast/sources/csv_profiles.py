@@ -49,6 +49,9 @@ class Profile:
     clock: str = "the file does not say which zone its times are in"
     """What is known of the clock, for the ingest notes and the quality report."""
     volume: VolumeKind = "traded"
+    file_name: str | None = None
+    """A pattern (``re.search``, any case) the data file's name must match: for a vendor whose
+    layout is another's and whom only the name tells apart."""
     newest_first: bool = False
     """Whether the vendor writes the newest bar first (decides only when the times cannot)."""
 
@@ -111,6 +114,19 @@ PROFILES: Final[tuple[Profile, ...]] = (
         clock="EST without daylight saving (UTC-5 all year), as HistData documents",
         volume="none",
         sample="20250623 000000;1.339840;1.340860;1.339770;1.340110;0",
+    ),
+    Profile(
+        name="histdata-mt",
+        vendor="HistData.com MetaTrader-format M1 bars",
+        delimiters=(",",),
+        positions=("date", "time", *_OHLC, "zero_volume"),
+        time_formats=("%Y.%m.%d %H:%M",),
+        file_name=r"^(DAT_MT_|HISTDATA_COM_MT_)",
+        timezone="Etc/GMT+5",
+        timezone_stated=True,
+        clock="EST without daylight saving (UTC-5 all year), as HistData documents",
+        volume="none",
+        sample="2025.06.23,00:00,1.339840,1.340860,1.339770,1.340110,0",
     ),
     Profile(
         name="dukascopy",

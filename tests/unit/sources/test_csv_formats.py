@@ -56,6 +56,7 @@ FX_FILES = [
     ("mt5_eurusd_h1_gmt.csv", {}, "metatrader5", "tick"),
     ("mt5_eurusd_h1_nyclose.csv", {"source_timezone": "America/New_York+7"}, "metatrader5", "tick"),
     ("histdata_eurusd_h1_est.csv", {}, "histdata", "none"),
+    ("DAT_MT_EURUSD_H1_202511.csv", {}, "histdata-mt", "none"),
     ("dukascopy_eurusd_h1_gmt.csv", {}, "dukascopy", "traded"),
     ("dukascopy_eurusd_h1_local.csv", {}, "dukascopy", "traded"),
     ("binance_eurusdt_1h_2025-11.csv", {}, "binance", "traded"),
@@ -578,6 +579,7 @@ DETECTED = {
     "mt5_eurusd_h1_gmt.csv": "metatrader5",
     "mt4_script_eurusd_h1_utf16.csv": "metatrader4",
     "histdata_eurusd_h1_est.csv": "histdata",
+    "DAT_MT_EURUSD_H1_202511.csv": "histdata-mt",
     "binance_eurusdt_1h_2025-11.csv": "binance",
     "yahoo_eurusd_1h.csv": "yahoo",
     "yfinance_eurusd_1h.csv": "yfinance",
@@ -614,7 +616,7 @@ def test_every_formats_fixture_is_listed() -> None:
 
 @pytest.mark.parametrize(("path", "expected"), _all_files(), ids=lambda v: getattr(v, "name", v))
 def test_each_file_fits_exactly_its_own_profile(path: Path, expected: str | None) -> None:
-    matches, misses = csv_detect.detect(_head(path))
+    matches, misses = csv_detect.detect(_head(path), file_name=path.name)
     assert [m.profile.name for m in matches] == ([expected] if expected else [])
     assert len(matches) + len(misses) == len(PROFILES)
 
@@ -622,7 +624,8 @@ def test_each_file_fits_exactly_its_own_profile(path: Path, expected: str | None
 def test_profile_samples_are_detected_as_themselves() -> None:
     """The sample line of each profile (the one in docs/sources.md) fits it alone."""
     for profile in PROFILES:
-        matches, _ = csv_detect.detect(profile.sample.split("\n"))
+        name = "DAT_MT_EURUSD_M1_202506.csv" if profile.file_name else "EURUSD.csv"
+        matches, _ = csv_detect.detect(profile.sample.split("\n"), file_name=name)
         assert [m.profile.name for m in matches] == [profile.name]
 
 
@@ -680,3 +683,26 @@ def test_the_file_format_option_names_every_profile() -> None:
 
     words = FileFormatOpt.__metadata__[0].help.replace(",", " ").replace(".", " ").split()
     assert set(BY_NAME) <= set(words)
+
+
+def test_histdata_zip_with_its_gap_report_reads_the_metatrader_format_in_est(
+    tmp_path: Path,
+) -> None:
+    """HistData's MT-format zip: DAT_MT_*.csv (MT4 layout, EST clock) and a .txt gap report."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "DAT_MT_EURUSD_M1_202511.csv", (FORMATS / "DAT_MT_EURUSD_H1_202511.csv").read_bytes()
+        )
+        archive.writestr("DAT_MT_EURUSD_M1_202511.txt", "HistData.com (c) 2025\nGap of 172800s")
+    path = tmp_path / "HISTDATA_COM_MT_EURUSD_M1202511.zip"
+    path.write_bytes(buffer.getvalue())
+    bars = read(path)
+    assert bars.attrs["file_format"] == "histdata-mt"
+    pd.testing.assert_frame_equal(bars[["timestamp", *PRICES]], canonical()[["timestamp", *PRICES]])
+    assert "EST without daylight saving" in notes(bars)
+    # The same rows under another name are a MetaTrader 4 export (server time, UTC assumed).
+    other = tmp_path / "EURUSD60.csv"
+    other.write_bytes((FORMATS / "DAT_MT_EURUSD_H1_202511.csv").read_bytes())
+    assert read(other).attrs["file_format"] == "metatrader4"
+    assert read(other, file_format="histdata-mt")["timestamp"].iloc[0] == utc("2025-10-31 12:00")

@@ -57,6 +57,12 @@ def histdata(bars: pd.DataFrame) -> str:
     return "\r\n".join(rows) + "\r\n"
 
 
+def histdata_mt(bars: pd.DataFrame) -> str:
+    est = bars.assign(timestamp=bars["timestamp"] - pd.Timedelta(hours=5))
+    rows = _rows(est, lambda t, r: f"{t:%Y.%m.%d},{t:%H:%M},{_ohlc(r, ',')},0")
+    return "\r\n".join(rows) + "\r\n"
+
+
 def dukascopy(bars: pd.DataFrame) -> str:
     rows = _rows(
         bars, lambda t, r: f"{t:%d.%m.%Y %H:%M:%S}.000,{_ohlc(r, ',')},{int(r['volume'])}.00"
@@ -131,6 +137,7 @@ WRITERS: dict[str, Writer] = {
     "metatrader5": mt5,
     "metatrader4": mt4,
     "histdata": histdata,
+    "histdata-mt": histdata_mt,
     "dukascopy": dukascopy,
     "binance": binance,
     "yahoo": yahoo,
@@ -180,19 +187,20 @@ def test_any_canonical_file_in_any_profile_reads_back_identical(
     bars: pd.DataFrame, profile: str, packing: str
 ) -> None:
     text = WRITERS[profile](bars).encode("utf-16" if packing == "utf-16" else "utf-8")
+    name = "DAT_MT_X_M1_202501.csv" if profile == "histdata-mt" else "bars.csv"
     if packing == "gzip":
         text = gzip.compress(text)
     elif packing == "zip":
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
-            archive.writestr("bars.csv", text)
+            archive.writestr(name, text)
         text = buffer.getvalue()
     with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "bars.csv"
+        path = Path(directory) / name
         path.write_bytes(text)
         read = CsvSource(path=path).fetch(symbol="X", interval="1h")
     assert read.attrs["file_format"] == profile
     expected = bars.copy()
-    if profile == "histdata":  # HistData bars carry no volume
+    if profile.startswith("histdata"):  # HistData bars carry no volume
         expected["volume"] = np.nan
     pd.testing.assert_frame_equal(read, expected)
