@@ -18,8 +18,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.helpers import REPO_ROOT
+from tests.helpers import BTC_CSV, REPO_ROOT, require_file
 from volcast.cli import app
+from volcast.sources.csv import CsvSource
 
 runner = CliRunner()
 FORMATS = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
@@ -103,6 +104,36 @@ def test_mt5_export_with_its_server_zone_gives_the_canonical_bars(data_dir: Path
     )
     for column in ("open", "high", "low", "close", "volume"):
         assert curated[column].tolist() == expected[column].tolist()
+
+
+def test_real_btc_bars_as_an_mt5_export_on_an_athens_clock(tmp_path: Path, data_dir: Path) -> None:
+    """The BTC file's 20,111 bars (two autumn and two spring changes) as an EET/EEST server's
+    MT5 export, ingested with --source-timezone: the same bars, gated and curated."""
+    btc = CsvSource(path=require_file(BTC_CSV)).fetch(symbol="BTC/USD", interval="1h")
+    wall = btc["timestamp"].dt.tz_convert("Europe/Athens").dt.tz_localize(None)
+    body = (
+        wall.dt.strftime("%Y.%m.%d\t%H:%M:%S")
+        + "\t"
+        + btc[["open", "high", "low", "close"]].map(repr).agg("\t".join, axis=1)
+        + "\t"
+        + btc["volume"].round().astype("int64").astype(str)
+        + "\t0\t0"
+    )
+    path = tmp_path / "BTCUSD_H1.csv"
+    head = "<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>"
+    path.write_bytes(("\r\n".join([head, *body]) + "\r\n").encode())
+    series = ["--symbol", "BTC/USD", "--interval", "1h"]
+    code, out = _invoke(
+        "ingest", "--path", str(path), "--source-timezone", "Europe/Athens", *series
+    )
+    assert code == 0, out
+    assert "20111 new bars" in out
+    assert "UTC+03:00 to UTC+02:00 at the bar of 2018-10-28 01:00 UTC" in " ".join(out.split())
+    staged = pd.read_parquet(data_dir / "staging" / "btcusd" / "1h" / "bars.parquet")
+    expected = btc.assign(volume=btc["volume"].round())
+    pd.testing.assert_frame_equal(staged[list(expected.columns)], expected, check_dtype=False)
+    code, out = _invoke("validate", *series)
+    assert code == 0, out
 
 
 def test_timestamp_column_with_two_names(tmp_path: Path, data_dir: Path) -> None:

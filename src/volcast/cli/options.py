@@ -56,7 +56,8 @@ FileFormatOpt = Annotated[
     typer.Option(
         "--file-format",
         help="Read the file as this layout instead of detecting it: metatrader5, metatrader4, "
-        "histdata, dukascopy, binance, yahoo, stooq, stooq-ascii, cryptodatadownload.",
+        "histdata, histdata-mt, dukascopy, binance, yahoo, yfinance, stooq, stooq-ascii, "
+        "cryptodatadownload.",
     ),
 ]
 SkipOpt = Annotated[

@@ -5,7 +5,8 @@ and ISO-8601 UTC timestamps. Real exports are messier. Without options the reade
 tries the vendor profiles of :mod:`volcast.sources.csv_profiles` (MetaTrader 4/5, HistData,
 Dukascopy, Binance dumps, Yahoo, stooq, CryptoDataDownload): a file that fits one is read by
 it, in its clock's time zone (``source_timezone`` overrides it), and what was assumed is said
-in ``bars.attrs["source_notes"]``. Gzip and zip files are unpacked first. A file that fits no
+in ``bars.attrs["source_notes"]``. Gzip and zip files are unpacked first, UTF-16 text is
+read as such. A file that fits no
 profile goes to the generic reader, which:
 
 * finds the header line itself (the first of the first 100 lines naming open, high, low and
@@ -60,13 +61,21 @@ from volcast.sources.csv_parse import (
     parse_timestamps,
 )
 from volcast.sources.csv_profiles import BY_NAME, Profile, join_time
-from volcast.sources.csv_time import UTC_ZONE, Zone, has_offsets, localize, parse_zone
+from volcast.sources.csv_time import (
+    UTC_ZONE,
+    Zone,
+    has_offsets,
+    localize,
+    parse_zone,
+    repeated_hour_hint,
+)
 from volcast.sources.csv_vendor import (
     choose_profile,
     closest_hint,
     head_lines,
     pick_volume,
     read_profile,
+    transcode,
     unpack,
 )
 
@@ -150,9 +159,12 @@ class CsvSource:
             frame, line_numbers = self._read_parquet(data, path, symbol)
             reading = _Reading(frame, line_numbers, "row", "parquet", self.timestamp_format)
         else:
-            text, ext = unpack(data, path=path, symbol=symbol, source=self.name)
+            text, ext, name = unpack(data, path=path, symbol=symbol, source=self.name)
             on_raw(data, ext)
-            reading = self._read_text(text, path, symbol)
+            text, encoding = transcode(text, path=path, symbol=symbol, source=self.name)
+            reading = self._read_text(text, path, symbol, name)
+            if encoding is not None:
+                reading.notes.append(f"encoding: {encoding} text, read as such")
         bars = self._to_bars(reading, path=path, symbol=symbol)
         if since is not None:
             cutoff = since.tz_localize("UTC") if since.tzinfo is None else since.tz_convert("UTC")
@@ -164,14 +176,19 @@ class CsvSource:
 
     # -- reading -------------------------------------------------------------------------
 
-    def _read_text(self, data: bytes, path: Path, symbol: str) -> _Reading:
+    def _read_text(self, data: bytes, path: Path, symbol: str, name: str) -> _Reading:
         """Read by the vendor profile the file fits, else by the generic reader."""
         lines = head_lines(data)
         explicit = self.timestamp_column is not None or self.skip_rows is not None
         match = None
         if not explicit or self.file_format is not None:
             match = choose_profile(
-                lines, file_format=self.file_format, path=path, symbol=symbol, source=self.name
+                lines,
+                file_format=self.file_format,
+                path=path,
+                symbol=symbol,
+                source=self.name,
+                file_name=name,
             )
         if match is None:
             try:
@@ -181,7 +198,7 @@ class CsvSource:
             except ParseError as exc:
                 if explicit or exc.failed_checks != ["required_columns"]:
                     raise
-                closest, hint = closest_hint(lines)
+                closest, hint = closest_hint(lines, file_name=name)
                 raise ParseError(
                     f"{exc.message}; no known layout fits either: {hint}",
                     failed_checks=exc.failed_checks,
@@ -274,9 +291,13 @@ class CsvSource:
                 symbol=symbol,
                 source=self.name,
                 where=where,
+                descending_hint=profile is not None and profile.newest_first,
             )
             notes.extend(dst_notes)
         notes.insert(min(1, len(notes)), _zone_note(self.zone, zone, profile, naive_text))
+        assumed = self.zone is None and (profile is None or not profile.timezone_stated)
+        if naive_text and assumed and zone.is_utc:
+            notes.extend(repeated_hour_hint(stamps.dt.tz_localize(None), line_numbers, where))
         out = pd.DataFrame({TIMESTAMP: stamps})
         for column in (*PRICE_COLUMNS, _VOLUME):
             if column in frame.columns:

@@ -9,6 +9,7 @@ error can name the closest profile and what did not match.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -21,6 +22,8 @@ _DELIMITERS: Final = (",", ";", "\t", "|")
 _DATA_ROWS: Final = 20
 _HEADER_LINES: Final = 10
 _PRICES: Final = ("open", "high", "low", "close")
+_MISSING: Final = ("", "null", "NULL", "NaN", "nan", "NA", "N/A", "n/a", "None", "#N/A")
+"""Cells pandas reads as missing (a subset of its default ``na_values``)."""
 
 
 def clean_name(name: object) -> str:
@@ -59,16 +62,33 @@ class Miss:
     reason: str
 
 
-def detect(lines: Sequence[str], *, only: Profile | None = None) -> tuple[list[Match], list[Miss]]:
-    """Every profile that fits the file's first ``lines``, and why each other does not."""
+def detect(
+    lines: Sequence[str], *, only: Profile | None = None, file_name: str = ""
+) -> tuple[list[Match], list[Miss]]:
+    """Every profile that fits the file's first ``lines``, and why each other does not.
+
+    A profile with a ``file_name`` pattern fits only a file so named (unless it is ``only``,
+    named with --file-format), and then wins over the profiles of the same layout without one.
+    """
     matches: list[Match] = []
     misses: list[Miss] = []
     for profile in (only,) if only is not None else PROFILES:
+        named = profile.file_name is not None and only is None
+        if named and not re.search(str(profile.file_name), file_name, re.IGNORECASE):
+            misses.append(Miss(profile, 0, f"the file name is not {profile.vendor}'s"))
+            continue
         result = check(profile, lines)
         if isinstance(result, Match):
             matches.append(result)
         else:
             misses.append(result)
+    by_name = [m for m in matches if m.profile.file_name is not None]
+    if by_name:
+        vendor = by_name[0].profile.vendor
+        for m in matches:
+            if m.profile.file_name is None:
+                misses.append(Miss(m.profile, 9, f"its layout, but the name says {vendor}"))
+        matches = by_name
     return matches, misses
 
 
@@ -121,15 +141,22 @@ def _find_header(
         missing = [r for r in profile.required if r not in fields]
         unknown = [c for c in cells if c not in profile.names]
         if not missing and (profile.extra_names or not unknown):
+            twice = sorted({f for f in fields if not f.startswith("_") and fields.count(f) > 1})
+            problem = None
             if delimiter not in profile.delimiters:
+                problem = f"split by {_show(delimiter)}, not {_show(profile.delimiters[0])}"
+            elif twice:
+                problem = f"with {twice} twice (one series per file: several tickers?)"
+            if problem is not None:
                 return Miss(
                     profile,
                     3 + len(known),
-                    f"line {index + 1} is {profile.vendor}'s "
-                    f"header but split by {_show(delimiter)}, not "
-                    f"{_show(profile.delimiters[0])}",
+                    f"line {index + 1} is {profile.vendor}'s header but {problem}",
                 )
-            return index, delimiter, fields
+            below = _below_header(profile, content, index, delimiter)
+            if isinstance(below, Miss):
+                return below
+            return below, delimiter, fields
         score = 1 + len(known)
         if known and score > best.score:
             what = f"lacks {[r for r in missing]}" if missing else f"has unknown {unknown}"
@@ -137,6 +164,25 @@ def _find_header(
                 profile, score, f"header line {index + 1} {what} (expected {_expected(profile)})"
             )
     return best
+
+
+def _below_header(
+    profile: Profile, content: Sequence[tuple[int, str]], index: int, delimiter: str
+) -> int | Miss:
+    """The last line of a multi-level header starting at line ``index`` (0-based)."""
+    after = [(i, line) for i, line in content if i > index][: len(profile.below_header)]
+    last = index
+    for n, names in enumerate(profile.below_header):
+        cell = split_line(after[n][1], delimiter)[0].lower() if n < len(after) else ""
+        if cell not in names:
+            return Miss(
+                profile,
+                6,
+                f"line {after[n][0] + 1 if n < len(after) else index + 2 + n} should start "
+                f"with {' or '.join(sorted(names))} (the header's level {n + 2}), not {cell!r}",
+            )
+        last = after[n][0]
+    return last
 
 
 def _check_rows(
@@ -156,8 +202,10 @@ def _check_rows(
             return Miss(
                 profile, score, f"line {index + 1} has {len(cells)} fields, not {len(fields)}"
             )
-    # Empty cells are the quality gate's to judge; the others must read as the profile says.
-    frame = pd.DataFrame([cells for _, cells in rows], columns=fields).replace("", None)
+    # Empty cells (and pandas' missing-value words, as Yahoo's "null") are the quality gate's
+    # to judge; the others must read as the profile says.
+    frame = pd.DataFrame([cells for _, cells in rows], columns=fields)
+    frame = frame.mask(frame.isin(_MISSING))
     prices = frame[[f for f in _PRICES if f in frame.columns]]
     numbers = prices.apply(pd.to_numeric, errors="coerce")
     if bool((numbers.isna() & prices.notna()).any().any()):

@@ -40,12 +40,20 @@ class Profile:
     required: tuple[str, ...] = _PRICES
     extra_names: bool = False
     """Whether header names outside ``names`` are allowed (and ignored)."""
+    below_header: tuple[frozenset[str], ...] = ()
+    """Lines under the header before the data (a multi-level header), each known by its first
+    cell (lower case): one of the names in the set."""
     timezone: str = "UTC"
     timezone_stated: bool = False
     """Whether the vendor states the clock (else UTC is an assumption, said in the notes)."""
     clock: str = "the file does not say which zone its times are in"
     """What is known of the clock, for the ingest notes and the quality report."""
     volume: VolumeKind = "traded"
+    file_name: str | None = None
+    """A pattern (``re.search``, any case) the data file's name must match: for a vendor whose
+    layout is another's and whom only the name tells apart."""
+    newest_first: bool = False
+    """Whether the vendor writes the newest bar first (decides only when the times cannot)."""
 
     def time_fields(self, fields: Sequence[str]) -> list[str]:
         """The fields joined (with a space) into the timestamp text, in order."""
@@ -67,7 +75,7 @@ PROFILES: Final[tuple[Profile, ...]] = (
     Profile(
         name="metatrader5",
         vendor="MetaTrader 5 export",
-        delimiters=("\t", ","),
+        delimiters=("\t", ",", ";"),
         names=_names(
             "<date>=date",
             "<time>=time",
@@ -106,6 +114,19 @@ PROFILES: Final[tuple[Profile, ...]] = (
         clock="EST without daylight saving (UTC-5 all year), as HistData documents",
         volume="none",
         sample="20250623 000000;1.339840;1.340860;1.339770;1.340110;0",
+    ),
+    Profile(
+        name="histdata-mt",
+        vendor="HistData.com MetaTrader-format M1 bars",
+        delimiters=(",",),
+        positions=("date", "time", *_OHLC, "zero_volume"),
+        time_formats=("%Y.%m.%d %H:%M",),
+        file_name=r"^(DAT_MT_|HISTDATA_COM_MT_)",
+        timezone="Etc/GMT+5",
+        timezone_stated=True,
+        clock="EST without daylight saving (UTC-5 all year), as HistData documents",
+        volume="none",
+        sample="2025.06.23,00:00,1.339840,1.340860,1.339770,1.340110,0",
     ),
     Profile(
         name="dukascopy",
@@ -168,6 +189,20 @@ PROFILES: Final[tuple[Profile, ...]] = (
         "2025-06-23,5969.67,6025.17,5943.23,6025.17,6025.17,5119630000",
     ),
     Profile(
+        name="yfinance",
+        vendor="yfinance download saved with to_csv (two-level header)",
+        delimiters=(",",),
+        names=_names("price=timestamp", *_OHLC, "adj close=adj_close", "volume"),
+        below_header=(frozenset({"ticker"}), frozenset({"date", "datetime"})),
+        required=("timestamp", *_PRICES),
+        time_formats=("ISO8601",),
+        timezone_stated=True,
+        clock="daily rows are session dates (taken as UTC midnight); intraday times carry "
+        "their UTC offset",
+        sample="Price,Close,High,Low,Open,Volume\nTicker,SPY,SPY,SPY,SPY,SPY\nDate,,,,,\n"
+        "2025-06-23,597.44,597.55,591.46,592.57,76413300",
+    ),
+    Profile(
         name="stooq",
         vendor="stooq.com download",
         delimiters=(",", ";"),
@@ -204,6 +239,7 @@ PROFILES: Final[tuple[Profile, ...]] = (
         time_formats=("%Y-%m-%d %I-%p", "ISO8601", "%Y-%m-%d %H:%M:%S"),
         timezone_stated=True,
         clock="UTC, as CryptoDataDownload states in its banner line",
+        newest_first=True,
         sample="Timestamps are UTC timezone,https://www.CryptoDataDownload.com\n"
         "date,symbol,open,high,low,close,volume_btc,volume\n"
         "2019-10-17 09-AM,BTCUSD,8051,8056.83,8021.23,8035.88,61.25,492394.56",

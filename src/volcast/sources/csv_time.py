@@ -7,9 +7,10 @@ that sit at GMT+2 in winter and GMT+3 in summer, following New York's DST).
 
 :func:`localize` turns naive wall-clock times into UTC. A daylight-saving transition is
 handled, never turned into duplicate or conflicting bars: the repeated hour of the autumn
-change is placed by file order (the first pass is summer time) and a time that occurs only
-once inside it is dropped; a time inside the spring gap (it does not exist on that clock)
-raises :class:`volcast.errors.ParseError`, since the zone is then almost surely wrong. Each
+change is placed by file order, night by night (:func:`place_repeated`: the first pass is
+summer time), and the repeated times of a night that has them only once are dropped; a time
+inside the spring gap (it does not exist on that clock) raises
+:class:`volcast.errors.ParseError`, since the zone is then almost surely wrong. Each
 transition crossed is reported in the returned notes.
 """
 
@@ -101,20 +102,21 @@ def localize(
     symbol: str,
     source: str,
     where: str,
+    descending_hint: bool = False,
 ) -> tuple[pd.Series, npt.NDArray[np.bool_], list[str]]:
     """Naive wall times on ``zone``'s clock as UTC; a mask of the rows kept; notes.
 
     ``wall`` is in file order (ascending or descending; a descending file is read backwards
-    so that the repeated autumn hour keeps its order of occurrence).
+    so that the repeated autumn hour keeps its order of occurrence). ``descending_hint`` is
+    the order of a file whose times alone cannot tell (the layout's habit).
     """
     notes: list[str] = []
     local = wall - zone.shift
-    descending = len(local) > 1 and bool(local.iloc[0] > local.iloc[-1])
+    descending = newest_first(local, default=descending_hint)
     ordered = local.iloc[::-1] if descending else local
-    try:
-        stamped = ordered.dt.tz_localize(zone.tz, ambiguous="infer", nonexistent="NaT")
-    except Exception:  # pandas raises pytz's AmbiguousTimeError for a lone repeated time
-        stamped = ordered.dt.tz_localize(zone.tz, ambiguous="NaT", nonexistent="NaT")
+    summer, placed = place_repeated(ordered, zone)
+    stamped = ordered.dt.tz_localize(zone.tz, ambiguous=summer, nonexistent="NaT")
+    stamped = stamped.where(placed)
     stamped = stamped.iloc[::-1] if descending else stamped
     lost = (stamped.isna() & local.notna()).to_numpy()
     if lost.any():
@@ -140,6 +142,94 @@ def localize(
     utc = stamped.dt.tz_convert("UTC")
     notes.extend(_transitions(stamped, utc, zone))
     return utc.astype("datetime64[ns, UTC]"), ~lost, notes
+
+
+SERVER_CLOCKS: Final = (
+    "Europe/Athens",
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York+7",
+    "America/New_York",
+    "Australia/Sydney",
+)
+"""Clocks with daylight saving that broker servers and exchanges commonly keep."""
+
+
+def repeated_hour_hint(
+    wall: pd.Series, line_numbers: npt.NDArray[np.int64], where: str
+) -> list[str]:
+    """A note when times read as UTC repeat exactly where a common DST clock goes back.
+
+    A file on such a clock read as UTC has the autumn hour twice, which the quality gate
+    then rejects as duplicates; the note names the clocks that explain it.
+    """
+    twice = wall.duplicated(keep=False) & wall.notna()
+    if not twice.any():
+        return []
+    times = pd.Series(wall[twice].unique())
+    fits = []
+    for name in SERVER_CLOCKS:
+        zone = parse_zone(name)
+        local = times - zone.shift
+        summer = local.dt.tz_localize(zone.tz, ambiguous=np.ones(len(local), dtype=bool))
+        winter = local.dt.tz_localize(zone.tz, ambiguous=np.zeros(len(local), dtype=bool))
+        if bool((summer != winter).all()):
+            fits.append(name)
+    if not fits:
+        return []
+    lines = [int(n) for n in line_numbers[twice.to_numpy()][:4]]
+    return [
+        f"time zone: {len(times)} time(s) occur twice ({where}s {lines}), just where the clock "
+        f"{' or '.join(fits)} goes back an hour in autumn: the file is probably on that "
+        f"clock; pass --source-timezone {fits[0]} (or the right one) to place them"
+    ]
+
+
+def newest_first(local: pd.Series, *, default: bool) -> bool:
+    """Whether the file runs newest first: most steps between rows go back in time.
+
+    The first and last rows alone can mislead (a file made of the two passes of a repeated
+    hour starts and ends on the same wall time); with as many steps back as forward,
+    ``default`` decides.
+    """
+    steps = local.dropna().diff().dropna()
+    back, forward = int((steps < pd.Timedelta(0)).sum()), int((steps > pd.Timedelta(0)).sum())
+    return default if back == forward else back > forward
+
+
+def place_repeated(
+    local: pd.Series, zone: Zone
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """For wall times in file order: which are summer time, and which can be placed at all.
+
+    A wall time in the hour the clocks go back occurs twice. Each such night is judged on
+    its own (one night's missing bar must not cost the other nights theirs): in file order,
+    its times are summer time until the clock first steps back (a time not after the one
+    before it), standard time from there on. A night whose repeated times never step back
+    holds each of them once, and which pass they belong to is unknown: they cannot be placed.
+    """
+    n = len(local)
+    summer = np.ones(n, dtype=bool)
+    placed = np.ones(n, dtype=bool)
+    if n == 0:
+        return summer, placed
+    as_summer = local.dt.tz_localize(zone.tz, ambiguous=summer, nonexistent="NaT")
+    as_winter = local.dt.tz_localize(zone.tz, ambiguous=~summer, nonexistent="NaT")
+    repeated = (as_summer.notna() & as_winter.notna() & (as_summer != as_winter)).to_numpy()
+    if not repeated.any():
+        return summer, placed
+    rows = np.flatnonzero(repeated)
+    values = local.to_numpy()[rows]
+    nights = pd.Series(values).dt.normalize().to_numpy()
+    for night in np.unique(nights):
+        block = rows[nights == night]
+        times = values[nights == night]
+        steps = np.flatnonzero(times[1:] <= times[:-1])
+        if steps.size == 0:
+            placed[block] = False
+            continue
+        summer[block[steps[0] + 1 :]] = False
+    return summer, placed
 
 
 def _nonexistent(local: pd.Series, zone: Zone) -> npt.NDArray[np.bool_]:

@@ -1,6 +1,7 @@
 """Reading a bar file in a vendor's layout: unpacking, choosing the profile, the columns.
 
-:func:`unpack` reads gzip and zip files (a zip must hold one data file);
+:func:`unpack` reads gzip and zip files (a zip must hold one data file), :func:`transcode`
+UTF-16 text (MetaTrader scripts' default) as UTF-8;
 :func:`choose_profile` picks the :class:`~volcast.sources.csv_profiles.Profile` a file fits
 (or the one forced with ``--file-format``) and raises :class:`volcast.errors.ParseError` when
 the file fits several or not the forced one; :func:`read_profile` reads the file's columns by
@@ -31,11 +32,17 @@ _HEAD_BYTES: Final = 1 << 16
 _HEAD_LINES: Final = 40
 
 
-def unpack(data: bytes, *, path: Path, symbol: str, source: str) -> tuple[bytes, str]:
-    """The file's text bytes and the raw archive's extension (``csv``, ``csv.gz``, ``zip``)."""
+def unpack(data: bytes, *, path: Path, symbol: str, source: str) -> tuple[bytes, str, str]:
+    """The file's text bytes, the raw archive's extension (``csv``, ``csv.gz``, ``zip``) and
+    the data file's name (a zip member's own name; a gzip file's name without ``.gz``).
+
+    A zip must hold one data file; beside one ``.csv`` it may hold notes, as the ``.txt`` gap
+    report in HistData's zips.
+    """
     try:
         if data[:2] == b"\x1f\x8b":
-            return gzip.decompress(data), "csv.gz"
+            name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+            return gzip.decompress(data), "csv.gz", name
         if data[:4] == b"PK\x03\x04":
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 members = [
@@ -43,6 +50,9 @@ def unpack(data: bytes, *, path: Path, symbol: str, source: str) -> tuple[bytes,
                     for m in archive.infolist()
                     if not m.is_dir() and not m.filename.startswith(("__MACOSX/", "."))
                 ]
+                csvs = [m for m in members if m.filename.lower().endswith((".csv", ".tsv"))]
+                if len(members) > 1 and len(csvs) == 1:
+                    members = csvs
                 if len(members) != 1:
                     names = [m.filename for m in members]
                     raise ParseError(
@@ -52,7 +62,7 @@ def unpack(data: bytes, *, path: Path, symbol: str, source: str) -> tuple[bytes,
                         symbol=symbol,
                         source=source,
                     )
-                return archive.read(members[0]), "zip"
+                return archive.read(members[0]), "zip", Path(members[0].filename).name
     except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
         raise ParseError(
             f"{path}: cannot unpack the compressed file: {exc}",
@@ -61,7 +71,35 @@ def unpack(data: bytes, *, path: Path, symbol: str, source: str) -> tuple[bytes,
             symbol=symbol,
             source=source,
         ) from exc
-    return data, "csv"
+    return data, "csv", path.name
+
+
+def transcode(data: bytes, *, path: Path, symbol: str, source: str) -> tuple[bytes, str | None]:
+    """The text as UTF-8, and the encoding it was in when that was not UTF-8.
+
+    MetaTrader's scripts write Unicode (UTF-16 little-endian) unless told otherwise, as does
+    Excel's "Unicode text"; such a file is recognised by its byte-order mark or, without
+    one, by the zero bytes of its ASCII characters.
+    """
+    head = data[:4096]
+    encoding = None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encoding = "utf-16"
+    elif len(head) >= 4 and head.count(0) >= len(head) // 3:
+        odd_zeros = head[1::2].count(0)
+        encoding = "utf-16-le" if odd_zeros > head[0::2].count(0) else "utf-16-be"
+    if encoding is None:
+        return data, None
+    try:
+        return data.decode(encoding).encode("utf-8"), "UTF-16"
+    except UnicodeDecodeError as exc:
+        raise ParseError(
+            f"{path}: the file looks like UTF-16 text but does not decode as it: {exc}",
+            failed_checks=["parse"],
+            path=str(path),
+            symbol=symbol,
+            source=source,
+        ) from exc
 
 
 def head_lines(data: bytes) -> list[str]:
@@ -74,11 +112,17 @@ def head_lines(data: bytes) -> list[str]:
 
 
 def choose_profile(
-    lines: list[str], *, file_format: str | None, path: Path, symbol: str, source: str
+    lines: list[str],
+    *,
+    file_format: str | None,
+    path: Path,
+    symbol: str,
+    source: str,
+    file_name: str = "",
 ) -> Match | None:
     """The one profile the file fits (None: none; the generic reader tries it)."""
     forced = BY_NAME[file_format] if file_format is not None else None
-    matches, misses = detect(lines, only=forced)
+    matches, misses = detect(lines, only=forced, file_name=file_name)
     if forced is not None and not matches:
         raise ParseError(
             f"{path}: the file is not in the {forced.name} layout ({forced.vendor}): "
@@ -103,9 +147,9 @@ def choose_profile(
     return matches[0] if matches else None
 
 
-def closest_hint(lines: list[str]) -> tuple[str, str]:
+def closest_hint(lines: list[str], *, file_name: str = "") -> tuple[str, str]:
     """The profile the file comes closest to, and what did not match."""
-    _, misses = detect(lines)
+    _, misses = detect(lines, file_name=file_name)
     best = max(misses, key=lambda m: m.score)
     return (
         best.profile.name,

@@ -23,7 +23,7 @@ from volcast.schemas import BAR_COLUMNS
 from volcast.sources import csv_detect
 from volcast.sources.csv import CsvSource
 from volcast.sources.csv_profiles import BY_NAME, PROFILES
-from volcast.sources.csv_vendor import head_lines
+from volcast.sources.csv_vendor import head_lines, transcode
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 FORMATS = FIXTURES / "formats"
@@ -52,11 +52,23 @@ def notes(bars: pd.DataFrame) -> str:
 
 FX_FILES = [
     ("mt4_eurusd_h1_gmt.csv", {}, "metatrader4", "tick"),
+    ("mt4_script_eurusd_h1_utf16.csv", {}, "metatrader4", "tick"),
+    ("mt5_eurusd_h1_gmt.csv", {}, "metatrader5", "tick"),
     ("mt5_eurusd_h1_nyclose.csv", {"source_timezone": "America/New_York+7"}, "metatrader5", "tick"),
+    ("histdata_eurusd_h1_est.csv", {}, "histdata", "none"),
+    ("DAT_MT_EURUSD_H1_202511.csv", {}, "histdata-mt", "none"),
     ("dukascopy_eurusd_h1_gmt.csv", {}, "dukascopy", "traded"),
     ("dukascopy_eurusd_h1_local.csv", {}, "dukascopy", "traded"),
+    ("binance_eurusdt_1h_2025-11.csv", {}, "binance", "traded"),
+    ("yahoo_eurusd_1h.csv", {}, "yahoo", "none"),
+    ("yfinance_eurusd_1h.csv", {}, "yfinance", "none"),
+    ("stooq_eurusd_h1.csv", {}, "stooq", "none"),
     ("stooq_eurusd_h1_ascii.txt", {}, "stooq-ascii", "none"),
+    ("cryptodatadownload_eurusd_h1.csv", {}, "cryptodatadownload", "traded"),
 ]
+"""The same 24 EUR/USD H1 bars (eurusd_h1_canonical.csv) in every profile's layout. HistData
+ships M1 bars only and Binance quotes EUR in USDT: those two are the canonical bars in the
+vendor's exact layout (delimiter, fields, time format, clock), not files the vendor sells."""
 
 
 @pytest.mark.parametrize(("name", "options", "profile", "volume_kind"), FX_FILES)
@@ -70,10 +82,74 @@ def test_every_vendor_file_reads_to_the_canonical_bars(
     pd.testing.assert_frame_equal(bars[["timestamp", *PRICES]], expected[["timestamp", *PRICES]])
     assert bars.attrs["file_format"] == profile
     assert bars.attrs["volume_kind"] == volume_kind
-    if volume_kind == "tick":
+    if volume_kind == "tick" or profile == "binance":
         assert bars["volume"].tolist() == expected["volume"].tolist()
     elif volume_kind == "none":
         assert bars["volume"].isna().all()
+
+
+def test_every_profile_reads_the_canonical_bars_with_no_options() -> None:
+    assert {p for _, options, p, _ in FX_FILES if not options} == set(BY_NAME)
+
+
+def test_a_utf16_metatrader_script_export_says_its_encoding() -> None:
+    path = FORMATS / "mt4_script_eurusd_h1_utf16.csv"
+    assert path.read_bytes()[:2] == b"\xff\xfe"  # as MQL's FileOpen writes text by default
+    assert "encoding: UTF-16 text, read as such" in notes(read(path))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-8-sig"])
+def test_text_encodings_without_and_with_a_byte_order_mark(tmp_path: Path, encoding: str) -> None:
+    text = (FORMATS / "mt5_eurusd_h1_nyclose.csv").read_text()
+    path = tmp_path / "mt5.csv"
+    path.write_bytes(text.encode(encoding))
+    pd.testing.assert_frame_equal(
+        read(path)[list(BAR_COLUMNS)], read(FORMATS / "mt5_eurusd_h1_nyclose.csv")
+    )
+
+
+def test_utf16_inside_a_zip(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("EURUSD60.csv", (FORMATS / "mt4_script_eurusd_h1_utf16.csv").read_bytes())
+    path = tmp_path / "EURUSD60.zip"
+    path.write_bytes(buffer.getvalue())
+    assert read(path)["close"].tolist() == canonical()["close"].tolist()
+
+
+def test_text_that_is_not_utf16_after_all_is_a_parse_error(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_bytes(b"\xff\xfe" + "timestamp,open".encode("utf-16-le") + b"\x00\xd8")
+    with pytest.raises(ParseError, match="does not decode as it"):
+        read(path)
+
+
+def test_yfinance_two_level_header_daily(tmp_path: Path) -> None:
+    path = tmp_path / "SPY.csv"
+    path.write_text(
+        "Price,Adj Close,Close,High,Low,Open,Volume\n"
+        "Ticker,SPY,SPY,SPY,SPY,SPY,SPY\n"
+        "Date,,,,,,\n"
+        "2025-06-02,589.1,592.71,592.79,585.06,587.76,61630500\n"
+        "2025-06-03,592.48,596.09,597.08,591.85,592.34,63606200\n"
+    )
+    bars = read(path)
+    assert bars.attrs["file_format"] == "yfinance"
+    assert bars["timestamp"].tolist() == [utc("2025-06-02"), utc("2025-06-03")]
+    assert bars["close"].tolist() == [592.71, 596.09]  # Close, not Adj Close
+    assert bars["volume"].tolist() == [61630500.0, 63606200.0]
+
+
+def test_yfinance_file_of_several_tickers_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "two.csv"
+    path.write_text(
+        "Price,Close,Close,High,High,Low,Low,Open,Open,Volume,Volume\n"
+        "Ticker,SPY,QQQ,SPY,QQQ,SPY,QQQ,SPY,QQQ,SPY,QQQ\n"
+        "Date,,,,,,,,,,\n"
+        "2025-06-02,592.71,523.2,592.79,523.9,585.06,518.1,587.76,519.8,61630500,4100000\n"
+    )
+    with pytest.raises(ParseError, match="several tickers"):
+        read(path)
 
 
 def test_metatrader5_export_on_a_new_york_close_server() -> None:
@@ -500,6 +576,15 @@ DETECTED = {
     "yfinance_spy_1h.csv.gz": "yahoo",
     "stooq_eurusd_d.csv": "stooq",
     "stooq_eurusd_h1_ascii.txt": "stooq-ascii",
+    "mt5_eurusd_h1_gmt.csv": "metatrader5",
+    "mt4_script_eurusd_h1_utf16.csv": "metatrader4",
+    "histdata_eurusd_h1_est.csv": "histdata",
+    "DAT_MT_EURUSD_H1_202511.csv": "histdata-mt",
+    "binance_eurusdt_1h_2025-11.csv": "binance",
+    "yahoo_eurusd_1h.csv": "yahoo",
+    "yfinance_eurusd_1h.csv": "yfinance",
+    "stooq_eurusd_h1.csv": "stooq",
+    "cryptodatadownload_eurusd_h1.csv": "cryptodatadownload",
     "eurusd_h1_canonical.csv": None,
     "btcusd_h1_athens_canonical.csv": None,
 }
@@ -512,6 +597,7 @@ def _head(path: Path) -> list[str]:
             data = archive.read(archive.namelist()[0])
     elif path.suffix == ".gz":
         data = gzip.decompress(data)
+    data, _ = transcode(data, path=path, symbol="X", source="csv")
     return head_lines(data)
 
 
@@ -530,7 +616,7 @@ def test_every_formats_fixture_is_listed() -> None:
 
 @pytest.mark.parametrize(("path", "expected"), _all_files(), ids=lambda v: getattr(v, "name", v))
 def test_each_file_fits_exactly_its_own_profile(path: Path, expected: str | None) -> None:
-    matches, misses = csv_detect.detect(_head(path))
+    matches, misses = csv_detect.detect(_head(path), file_name=path.name)
     assert [m.profile.name for m in matches] == ([expected] if expected else [])
     assert len(matches) + len(misses) == len(PROFILES)
 
@@ -538,7 +624,8 @@ def test_each_file_fits_exactly_its_own_profile(path: Path, expected: str | None
 def test_profile_samples_are_detected_as_themselves() -> None:
     """The sample line of each profile (the one in docs/sources.md) fits it alone."""
     for profile in PROFILES:
-        matches, _ = csv_detect.detect(profile.sample.split("\n"))
+        name = "DAT_MT_EURUSD_M1_202506.csv" if profile.file_name else "EURUSD.csv"
+        matches, _ = csv_detect.detect(profile.sample.split("\n"), file_name=name)
         assert [m.profile.name for m in matches] == [profile.name]
 
 
@@ -565,3 +652,57 @@ def test_an_empty_time_cell_in_a_vendor_file_is_kept_for_the_gate(tmp_path: Path
     bars = read(path)
     assert bars.attrs["file_format"] == "stooq"
     assert bars["timestamp"].isna().tolist() == [False, True]
+
+
+def test_yahoo_null_rows_are_yahoo_and_left_to_the_gate(tmp_path: Path) -> None:
+    """Yahoo's web download writes ``null`` for a day without data; detection is not fooled."""
+    path = tmp_path / "GSPC.csv"
+    path.write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        "2025-06-02,5911.69,5927.62,5892.35,5916.31,5916.31,4986024062\n"
+        "2025-06-03,null,null,null,null,null,null\n"
+        "2025-06-04,5874.94,5898.50,5803.77,5832.58,5832.58,4279360204\n"
+    )
+    bars = read(path)
+    assert bars.attrs["file_format"] == "yahoo"
+    assert bars["close"].isna().tolist() == [False, True, False]
+
+
+def test_metatrader5_export_resaved_with_semicolons(tmp_path: Path) -> None:
+    """Excel in a comma-decimal locale saves the export with semicolons."""
+    path = tmp_path / "EURUSD_H1.csv"
+    text = (FORMATS / "mt5_eurusd_h1_gmt.csv").read_text()
+    path.write_text(text.replace("\t", ";"))
+    bars = read(path)
+    assert bars.attrs["file_format"] == "metatrader5"
+    pd.testing.assert_frame_equal(bars, read(FORMATS / "mt5_eurusd_h1_gmt.csv"))
+
+
+def test_the_file_format_option_names_every_profile() -> None:
+    from volcast.cli.options import FileFormatOpt
+
+    words = FileFormatOpt.__metadata__[0].help.replace(",", " ").replace(".", " ").split()
+    assert set(BY_NAME) <= set(words)
+
+
+def test_histdata_zip_with_its_gap_report_reads_the_metatrader_format_in_est(
+    tmp_path: Path,
+) -> None:
+    """HistData's MT-format zip: DAT_MT_*.csv (MT4 layout, EST clock) and a .txt gap report."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "DAT_MT_EURUSD_M1_202511.csv", (FORMATS / "DAT_MT_EURUSD_H1_202511.csv").read_bytes()
+        )
+        archive.writestr("DAT_MT_EURUSD_M1_202511.txt", "HistData.com (c) 2025\nGap of 172800s")
+    path = tmp_path / "HISTDATA_COM_MT_EURUSD_M1202511.zip"
+    path.write_bytes(buffer.getvalue())
+    bars = read(path)
+    assert bars.attrs["file_format"] == "histdata-mt"
+    pd.testing.assert_frame_equal(bars[["timestamp", *PRICES]], canonical()[["timestamp", *PRICES]])
+    assert "EST without daylight saving" in notes(bars)
+    # The same rows under another name are a MetaTrader 4 export (server time, UTC assumed).
+    other = tmp_path / "EURUSD60.csv"
+    other.write_bytes((FORMATS / "DAT_MT_EURUSD_H1_202511.csv").read_bytes())
+    assert read(other).attrs["file_format"] == "metatrader4"
+    assert read(other, file_format="histdata-mt")["timestamp"].iloc[0] == utc("2025-10-31 12:00")

@@ -1,8 +1,8 @@
 """Property: any canonical bar file, written in any supported vendor layout, reads back identical.
 
 Each writer renders bars exactly as its vendor does (header or none, delimiter, time format,
-clock, volume column); reading the file with no options must give the same bars, detected as
-that profile and no other.
+clock, volume column), then stored as it is, gzipped, zipped or as UTF-16 text; reading the
+file with no options must give the same bars, detected as that profile and no other.
 """
 
 from __future__ import annotations
@@ -57,6 +57,12 @@ def histdata(bars: pd.DataFrame) -> str:
     return "\r\n".join(rows) + "\r\n"
 
 
+def histdata_mt(bars: pd.DataFrame) -> str:
+    est = bars.assign(timestamp=bars["timestamp"] - pd.Timedelta(hours=5))
+    rows = _rows(est, lambda t, r: f"{t:%Y.%m.%d},{t:%H:%M},{_ohlc(r, ',')},0")
+    return "\r\n".join(rows) + "\r\n"
+
+
 def dukascopy(bars: pd.DataFrame) -> str:
     rows = _rows(
         bars, lambda t, r: f"{t:%d.%m.%Y %H:%M:%S}.000,{_ohlc(r, ',')},{int(r['volume'])}.00"
@@ -83,6 +89,23 @@ def yahoo(bars: pd.DataFrame) -> str:
         ),
     )
     return "\n".join(["Datetime,Open,High,Low,Close,Adj Close,Volume", *rows]) + "\n"
+
+
+def yfinance(bars: pd.DataFrame) -> str:
+    """``yf.download(..., auto_adjust=False).to_csv()``: two-level header, columns A-Z."""
+    rows = _rows(
+        bars,
+        lambda t, r: (
+            f"{t:%Y-%m-%d %H:%M:%S}+00:00,{_p(r['close'])},{_p(r['close'])},{_p(r['high'])},"
+            f"{_p(r['low'])},{_p(r['open'])},{int(r['volume'])}"
+        ),
+    )
+    head = [
+        "Price,Adj Close,Close,High,Low,Open,Volume",
+        "Ticker,EURUSD=X,EURUSD=X,EURUSD=X,EURUSD=X,EURUSD=X,EURUSD=X",
+        "Datetime,,,,,,",
+    ]
+    return "\n".join([*head, *rows]) + "\n"
 
 
 def stooq(bars: pd.DataFrame) -> str:
@@ -114,9 +137,11 @@ WRITERS: dict[str, Writer] = {
     "metatrader5": mt5,
     "metatrader4": mt4,
     "histdata": histdata,
+    "histdata-mt": histdata_mt,
     "dukascopy": dukascopy,
     "binance": binance,
     "yahoo": yahoo,
+    "yfinance": yfinance,
     "stooq": stooq,
     "stooq-ascii": stooq_ascii,
     "cryptodatadownload": cryptodatadownload,
@@ -152,29 +177,30 @@ def canonical_bars(draw: st.DrawFn) -> pd.DataFrame:
     )
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     bars=canonical_bars(),
     profile=st.sampled_from(sorted(WRITERS)),
-    packing=st.sampled_from(["plain", "gzip", "zip"]),
+    packing=st.sampled_from(["plain", "gzip", "zip", "utf-16"]),
 )
 def test_any_canonical_file_in_any_profile_reads_back_identical(
     bars: pd.DataFrame, profile: str, packing: str
 ) -> None:
-    text = WRITERS[profile](bars).encode()
+    text = WRITERS[profile](bars).encode("utf-16" if packing == "utf-16" else "utf-8")
+    name = "DAT_MT_X_M1_202501.csv" if profile == "histdata-mt" else "bars.csv"
     if packing == "gzip":
         text = gzip.compress(text)
     elif packing == "zip":
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
-            archive.writestr("bars.csv", text)
+            archive.writestr(name, text)
         text = buffer.getvalue()
     with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "bars.csv"
+        path = Path(directory) / name
         path.write_bytes(text)
         read = CsvSource(path=path).fetch(symbol="X", interval="1h")
     assert read.attrs["file_format"] == profile
     expected = bars.copy()
-    if profile == "histdata":  # HistData bars carry no volume
+    if profile.startswith("histdata"):  # HistData bars carry no volume
         expected["volume"] = np.nan
     pd.testing.assert_frame_equal(read, expected)
