@@ -38,8 +38,8 @@ from volcast.evaluation.metrics import diebold_mariano
 from volcast.features.builder import build_dataset
 from volcast.features.estimators import estimator_arrays, floor_variance
 from volcast.features.target import resolve_target
-from volcast.models.baselines import HarModel
 from volcast.models.gbm import LightGbmHarModel
+from volcast.models.har import HarModel
 from volcast.quality.cleaning import clean_bars
 from volcast.sources.csv import CsvSource
 

@@ -14,9 +14,10 @@ from sklearn.base import clone
 from volcast.config import TrainParams
 from volcast.errors import ConfigError
 from volcast.models.base import VolatilityModel
-from volcast.models.baselines import EwmaModel, GarchModel, HarModel, PersistenceModel
+from volcast.models.baselines import EwmaModel, GarchModel, PersistenceModel
 from volcast.models.combination import CombinationModel
 from volcast.models.gbm import LightGbmHarModel, LightGbmModel
+from volcast.models.har import HarModel
 from volcast.models.har_weekly import WeeklyHarModel
 
 CANDIDATES: Final[dict[str, type[VolatilityModel]]] = {

@@ -17,7 +17,7 @@ from volcast.models.base import (
     finalize,
     require_columns,
 )
-from volcast.models.baselines import HarModel
+from volcast.models.har import HarModel
 
 _MIN_SEARCH_VALIDATION = 100
 _MIN_SEARCH_TRAIN = 300

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from volcast.models.baselines import HarModel
+from volcast.models.har import HarModel
 
 SESSION_CLOCK = "America/New_York"
 """FX's trading day rolls at 17:00 New York time; US releases are set on that clock."""

@@ -11,6 +11,7 @@ other. ``volcast features`` on its own renders in the stage (:class:`InlineProfi
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -61,6 +62,13 @@ class InlineProfiles:
 
 class BackgroundProfiles:
     """Render in a spawned process; :meth:`finish` waits for the pages and writes them."""
+
+    @staticmethod
+    def worthwhile() -> bool:
+        """Whether this process may use a second CPU (else rendering aside only competes)."""
+        if hasattr(os, "sched_getaffinity"):
+            return len(os.sched_getaffinity(0)) > 1
+        return (os.cpu_count() or 1) > 1
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None

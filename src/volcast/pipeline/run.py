@@ -11,7 +11,6 @@ Orders used by the CLI: :data:`PREPARE` (ingest -> validate -> features, the dat
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -289,7 +288,7 @@ def run_stages(ctx: RunContext, order: Sequence[Stage], observer: Observer) -> R
     outcome = RunResult()
     # with model stages after ``features``, its profile report renders on another CPU meanwhile
     later = list(order)[list(order).index("features") + 1 :] if "features" in order else []
-    background = BackgroundProfiles() if later and _usable_cpus() > 1 else None
+    background = BackgroundProfiles() if later and BackgroundProfiles.worthwhile() else None
     try:
         for stage in order:
             observer.started(stage, ctx)
@@ -303,11 +302,6 @@ def run_stages(ctx: RunContext, order: Sequence[Stage], observer: Observer) -> R
             background.finish()
     return outcome
 
-
-def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def backtest_order(source: SourceSpec) -> tuple[Stage, ...]:

@@ -19,7 +19,7 @@ from volcast.errors import ModelError
 from volcast.evaluation.backtest import labelled_rows
 from volcast.features import build_dataset
 from volcast.models import HarModel, WeeklyHarModel, make_model
-from volcast.models.baselines import seasonal_design
+from volcast.models.har import seasonal_design
 
 N_TRAIN = 3000
 WINDOWS = (1, 24, 168)

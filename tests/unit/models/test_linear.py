@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from volcast.models.baselines import HarModel
+from volcast.models.har import HarModel
 from volcast.models.linear import least_squares
 
 
