@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import logging
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,8 @@ from volcast.pipeline.promotion import champion_forecasts, promote
 from volcast.pipeline.stages import read_dataset, read_dataset_spec
 from volcast.series import Layout
 from volcast.storage import Storage
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "TrainResult",
@@ -162,17 +166,19 @@ def _unchanged(
 
     The backtest stored by that run must be there too (``promote`` scores on it).
     """
+    # the local conditions first: without a stored backtest of this dataset nothing can be
+    # skipped, and MLflow need not be asked (nor imported) yet
+    if not (storage.exists(layout.backtest_meta) and storage.exists(layout.backtest_predictions)):
+        return None
+    meta = storage.read_json(layout.backtest_meta)
+    if meta.get("dataset_hash") != spec.content_hash:
+        return None
     from volcast.registry import CHALLENGER, alias_tags, model_name
 
     found = alias_tags(layout.symbol, layout.interval, CHALLENGER, tracking_uri=tracking_uri)
     version, tags = found if found is not None else (None, None)
     reason = unchanged_reason(tags, version, fingerprint, spec.content_hash)
-    if reason is None:
-        return None
-    if not (storage.exists(layout.backtest_meta) and storage.exists(layout.backtest_predictions)):
-        return None
-    meta = storage.read_json(layout.backtest_meta)
-    if meta.get("version") != version or meta.get("dataset_hash") != spec.content_hash:
+    if reason is None or meta.get("version") != version:
         return None
     assert version is not None
     return TrainResult(
@@ -217,6 +223,11 @@ def train(
         unchanged = _unchanged(storage, layout, fingerprint, spec, tracking_uri)
         if unchanged is not None:
             return unchanged
+    # MLflow's import and a fresh SQLite store's migrations run meanwhile on the other CPU
+    registry_ready = threading.Thread(
+        target=_open_registry, args=(tracking_uri,), name="volcast-registry", daemon=True
+    )
+    registry_ready.start()
     dataset = read_dataset(storage, symbol=symbol, interval=interval)
     result = _walk_forward(dataset, params, progress)
     challenger = choose_challenger(result, window_bars=params.promotion.window_bars)
@@ -237,6 +248,7 @@ def train(
     storage.write_parquet(layout.backtest_predictions, result.predictions)
     with tempfile.TemporaryDirectory(prefix="volcast-train-") as tmp:
         artifacts = _write_artifacts(Path(tmp), storage, layout, result, challenger, model)
+        registry_ready.join()  # never two threads creating the same store
         info = log_training_run(
             symbol=symbol,
             interval=interval,
@@ -293,6 +305,15 @@ def train(
         info.artifact_uri,
         fingerprint=fingerprint,
     )
+
+
+def _open_registry(tracking_uri: str | None) -> None:
+    try:
+        from volcast.registry import open_local_store
+
+        open_local_store(tracking_uri)
+    except Exception:  # the real call reports it, with its context
+        log.debug("opening the tracking store ahead failed", exc_info=True)
 
 
 def _write_artifacts(

@@ -19,6 +19,7 @@ from volcast.registry.tracking import (
     git_commit,
     log_training_run,
     model_name,
+    open_local_store,
 )
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "log_training_run",
     "model_artifacts_dir",
     "model_name",
+    "open_local_store",
     "record_promotion",
     "resolve_alias",
 ]

@@ -90,6 +90,23 @@ def client(tracking_uri: str | None = None) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def open_local_store(tracking_uri: str | None = None) -> None:
+    """Create (or migrate) a local SQLite tracking and registry database now.
+
+    A fresh database runs every MLflow schema migration on first use: seconds that a caller
+    can spend while it computes something else (see ``pipeline/training``). Remote stores
+    are left alone: there is nothing to create, and a slow server is the real call's to
+    report.
+    """
+    uri = configure(tracking_uri)
+    if _sqlite_path(uri) is None:
+        return
+    store = client(uri)
+    with mlflow_errors("open the tracking store", tracking_uri=uri):
+        store.search_experiments(max_results=1)
+        store.search_registered_models(max_results=1)
+
+
 @contextmanager
 def mlflow_errors(action: str, **context: Any) -> Iterator[None]:
     """Turn MLflow exceptions into volcast errors naming ``action`` and ``context``."""
