@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,8 +25,10 @@ from volcast.cli.options import (
     TzOpt,
 )
 from volcast.cli.output import console
-from volcast.monitoring.events import Event
 from volcast.pipeline.run import SourceSpec
+
+if TYPE_CHECKING:  # the monitoring package imports the modelling stack: seconds at start-up
+    from volcast.monitoring.events import Event
 
 ReplayOpt = Annotated[
     bool,
