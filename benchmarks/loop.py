@@ -376,6 +376,8 @@ def run(plan: Plan, *, keep: bool = False, start: int = 0) -> None:
             aliases = registry_aliases(url)
             replays["a"] = replay(world, unchanged)
             a_rows = positions(read_events(world), stamps)
+            if world.events_path.exists():  # kept with --keep: which detector raised each alarm
+                shutil.copy(world.events_path, root / "events_unchanged.jsonl")
             print(f"(a) done in {time.perf_counter() - started:.0f} s", flush=True)
             b_rows: dict[float, list[tuple[int, str]]] = {}
             for s in plan.scales:
