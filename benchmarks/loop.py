@@ -37,8 +37,9 @@ events (four runs at once on a loaded machine; docs/monitoring.md has the before
   bars (drift 1.67, decay 1.67; goal <= 1), 3 retrains, 2 promoted; (b) x3: drift +20, new
   champion +22 (goal <= 24); x2: drift +161, new champion +163 (goal <= 48); (c) 563 ms
   per bar, retrains 16-20 s.
-- ``--start 13000`` (BTC, champion on Dec 2018-Apr 2019): (a) see docs/monitoring.md;
-  (b) x2: drift +22, x3: drift +18, new champion 2 bars later.
+- ``--start 13000`` (BTC, champion on Dec 2018-Apr 2019): (a) 3.33 alarms per 1,000
+  (drift 0.83, decay 2.50; 4.17 before the re-arm), 4 retrains, all promoted; (b) x2: drift
+  +22, x3: drift +18, new champion 2 bars later; (c) 213 ms per bar (alone on the machine).
 - ``--data eurusd`` (champion on Apr-Oct 2017): (a) 0.83 alarms per 1,000 (one PSI drift),
   1 retrain, promoted; (b) x2: drift +15, decay +29, new champion +31; x3: decay and drift
   +9, new champion +11; (c) 502 ms per bar.
