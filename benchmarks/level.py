@@ -23,10 +23,12 @@ Goal (issue 8): delay <= 48 bars for x2, <= 24 for x3, at most 1 alarm per 1,000
 bars.
 
     uv run python benchmarks/level.py
+    uv run python benchmarks/level.py --false-alarms 0.5 1 2 4   # the delay / alarm trade-off
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import sys
 from collections.abc import Sequence
@@ -85,7 +87,9 @@ def statistics(bars: pd.DataFrame, fit: LevelFit, floor: float) -> np.ndarray:
     return level_statistics(x - np.array([fit.profile.get(h, 0.0) for h in hours]), fit)
 
 
-def stretch(bars: pd.DataFrame, start: int, tally: Tally, rng: np.random.Generator) -> str:
+def stretch(
+    bars: pd.DataFrame, start: int, tally: Tally, rng: np.random.Generator, rate: float = RATE
+) -> str:
     end = min(start + HISTORY + REPLAY, len(bars))
     part = bars.iloc[start:end].reset_index(drop=True)
     history = part.iloc[:HISTORY]
@@ -93,7 +97,7 @@ def stretch(bars: pd.DataFrame, start: int, tally: Tally, rng: np.random.Generat
     floor = float(np.quantile(gk[gk > 0], 0.01))
     fit = fit_level(
         np.maximum(gk, floor), pd.DatetimeIndex(history["timestamp"]),
-        window=WINDOW, false_alarms=RATE,
+        window=WINDOW, false_alarms=rate,
     )  # fmt: skip
     d = statistics(part, fit, floor)[HISTORY:]
     up, down = crossings(d, fit.up, fit.window), crossings(-d, fit.down, fit.window)
@@ -134,18 +138,27 @@ def summary(name: str, tally: Tally) -> str:
     )
 
 
-def run(datasets: Sequence[tuple[str, pd.DataFrame, Sequence[int]]]) -> None:
-    print(f"level detector: window {WINDOW} bars, lines for {RATE} crossings per 1,000 bars")
-    for name, bars, starts in datasets:
-        tally = Tally(delays={2.0: [], 3.0: []})
-        rng = np.random.default_rng(0)
-        for start in starts:
-            print(stretch(bars, start, tally, rng), flush=True)
-        print(summary(name, tally), flush=True)
+def run(
+    datasets: Sequence[tuple[str, pd.DataFrame, Sequence[int]]], rates: Sequence[float] = (RATE,)
+) -> None:
+    for rate in rates:
+        print(f"level detector: window {WINDOW} bars, lines for {rate:g} crossings per 1,000 bars")
+        for name, bars, starts in datasets:
+            tally = Tally(delays={2.0: [], 3.0: []})
+            rng = np.random.default_rng(0)
+            for start in starts:
+                print(stretch(bars, start, tally, rng, rate), flush=True)
+            print(summary(name, tally), flush=True)
     print("goal: x2 within 48 bars, x3 within 24, at most 1 alarm per 1,000 unchanged bars")
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--false-alarms", type=float, nargs="+", default=[RATE],
+        help="crossings per 1,000 history bars the lines allow (one run each; default: params)",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
     datasets: list[tuple[str, pd.DataFrame, Sequence[int]]] = []
     eur = eurusd()
     if eur is None:
@@ -153,7 +166,7 @@ def main() -> None:
     else:
         datasets.append(("EUR/USD 1h", eur, [0]))
     datasets.append(("BTC/USD 1h", btc(), [4000, 7000, 10000, 13000, 16000]))
-    run(datasets)
+    run(datasets, args.false_alarms)
 
 
 if __name__ == "__main__":

@@ -30,16 +30,22 @@ before the shift keeps the trigger in its cooldown (``monitoring.cooldown_bars``
 ``--data eurusd`` runs the same on the ~5,000 real EUR/USD hourly bars of the
 ``backtesting`` package (a dev dependency), from row ``--start`` (0).
 
-Measured 2026-12-02 with the volatility-level detector and the defaults of that day
-(``ood_recent_bars: 0``, decay calibrated for 1 %), quiet machine:
+Measured 2026-12-02 afternoon with the OOD line from history and the one-day re-arm of
+events (four runs at once on a loaded machine; docs/monitoring.md has the before/after):
 
 - ``--start 7000`` (BTC, champion on Apr-Aug 2018): (a) 3.33 alarms per 1,000 unchanged
   bars (drift 1.67, decay 1.67; goal <= 1), 3 retrains, 2 promoted; (b) x3: drift +20, new
-  champion +22 (goal <= 24); x2: drift +161, new champion +163 (goal <= 48); (c) 125 ms
-  per bar, retrains 4-7 s.
-- ``--data eurusd`` (champion on Apr-Oct 2017): (a) 1.67 alarms per 1,000 (drift 0.83,
-  decay 0.83), 1 retrain, promoted; (b) x2: drift +15, decay +19, new champion +22; x3:
-  decay +7, drift +9, new champion +9; (c) 217 ms per bar (a loaded machine).
+  champion +22 (goal <= 24); x2: drift +161, new champion +163 (goal <= 48); (c) 563 ms
+  per bar, retrains 16-20 s.
+- ``--start 13000`` (BTC, champion on Dec 2018-Apr 2019): (a) 3.33 alarms per 1,000
+  (drift 0.83, decay 2.50; 4.17 before the re-arm), 4 retrains, all promoted; (b) x2: drift
+  +22, x3: drift +18, new champion 2 bars later; (c) 213 ms per bar (alone on the machine).
+- ``--data eurusd`` (champion on Apr-Oct 2017): (a) 0.83 alarms per 1,000 (one PSI drift),
+  1 retrain, promoted; (b) x2: drift +15, decay +29, new champion +31; x3: decay and drift
+  +9, new champion +11; (c) 502 ms per bar.
+
+With ``--keep``, the unchanged replay's events (which detector raised each alarm, its
+statistic and line) are kept as ``events_unchanged.jsonl`` in the kept directory.
 
 docs/monitoring.md has these and the earlier runs.
 """
@@ -376,6 +382,8 @@ def run(plan: Plan, *, keep: bool = False, start: int = 0) -> None:
             aliases = registry_aliases(url)
             replays["a"] = replay(world, unchanged)
             a_rows = positions(read_events(world), stamps)
+            if world.events_path.exists():  # kept with --keep: which detector raised each alarm
+                shutil.copy(world.events_path, root / "events_unchanged.jsonl")
             print(f"(a) done in {time.perf_counter() - started:.0f} s", flush=True)
             b_rows: dict[float, list[tuple[int, str]]] = {}
             for s in plan.scales:

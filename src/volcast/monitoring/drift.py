@@ -256,3 +256,52 @@ def history_psi(
         if psi.size:
             peak = max(peak, float(psi.max()))
     return peak
+
+
+def history_ood(
+    rows: pd.DataFrame | Mapping[str, Any],
+    *,
+    features: Sequence[str],
+    window: int,
+    stride: int = 24,
+) -> float:
+    """The largest out-of-distribution ratio a ``window``-row stretch of ``rows`` has against
+    the range of the other rows (leave the stretch out).
+
+    ``rows`` is the history the model was trained on. Against the range of the *whole*
+    history no row is out of distribution, so this asks instead how far an ordinary
+    stretch of it strays from the range of the rest: with dozens of features, weekly
+    aggregates among them, a 500-row stretch of a calm or a wild month lies outside the rest's
+    range on a good share of its rows without anything being wrong. Used as the OOD line
+    (the larger of it and the configured one), drift then means "further out than any
+    stretch of training was from the others", as :func:`history_psi` does for PSI. A row
+    with a feature that is not finite counts as out, as in :class:`DriftDetector`. Computed
+    with running minima and maxima from both ends at every ``stride``-th window end; 0.0
+    when ``rows`` are fewer than ``window`` + 1 or no feature is present.
+    """
+    names = [n for n in features if n in rows]
+    if not names:
+        return 0.0
+    values = np.column_stack([np.asarray(rows[n], dtype="float64") for n in names])
+    n = values.shape[0]
+    if n <= window:
+        return 0.0
+    finite = np.isfinite(values)
+    low = np.where(finite, values, np.inf)
+    high = np.where(finite, values, -np.inf)
+    # prefix[i]: range of rows [0, i); suffix[i]: range of rows [i, n)
+    inf_row = np.full((1, len(names)), np.inf)
+    prefix_min = np.vstack([inf_row, np.minimum.accumulate(low, axis=0)])
+    prefix_max = np.vstack([-inf_row, np.maximum.accumulate(high, axis=0)])
+    suffix_min = np.vstack([np.minimum.accumulate(low[::-1], axis=0)[::-1], inf_row])
+    suffix_max = np.vstack([np.maximum.accumulate(high[::-1], axis=0)[::-1], -inf_row])
+    peak = 0.0
+    for end in range(window, n + 1, stride):
+        start = end - window
+        lo = np.minimum(prefix_min[start], suffix_min[end])
+        hi = np.maximum(prefix_max[start], suffix_max[end])
+        part = values[start:end]
+        with np.errstate(invalid="ignore"):
+            out = (~np.isfinite(part) | (part < lo) | (part > hi)).any(axis=1)
+        peak = max(peak, float(out.mean()))
+    return peak

@@ -38,6 +38,11 @@ from volcast.monitoring.level import LevelShift
 from volcast.monitoring.requests import ALERT_SIGNAL, RetrainRequest
 from volcast.monitoring.trigger import RetrainTrigger
 
+REARM_BARS = 24
+"""Bars a detector must stay quiet before its next alarm is a new ``drift`` / ``decay``
+event: a statistic hovering at its line (over, under, over again within hours) is one alarm,
+as crossings less than a window apart are one in the level detector's calibration."""
+
 MIN_LOSS_BARS = 24
 """Realized losses a rolling QLIKE needs before the summary exports it: the mean of one or
 two noisy bars after a start or a rebase would fire the loss alerts on its own."""
@@ -49,6 +54,8 @@ def _rolling_mean(values: deque[float], least: int = 1) -> float | None:
 
 class SeriesMonitor:
     """Everything watched about one series' champion, fed bar by bar."""
+
+    _last_signal: dict[str, int] | None = None  # the last bar each signal was raised on
 
     def __init__(
         self,
@@ -75,6 +82,7 @@ class SeriesMonitor:
         self.n_bars_ = 0
         self.last_bar_: pd.Timestamp | None = None
         self._active: set[str] = set()
+        self._last_signal = {}
 
     def observe(
         self,
@@ -115,12 +123,16 @@ class SeriesMonitor:
             signals["decay"] = self._decay_detail()
         if self.drift_detected:
             signals["drift"] = self._drift_detail()
+        if self._last_signal is None:  # the state an older volcast stored
+            self._last_signal = {}
+        last = self._last_signal
         events = [
             Event(time=bar, event=name, detail=detail)  # type: ignore[arg-type]
             for name, detail in signals.items()
-            if name not in self._active
+            if name not in self._active and self.n_bars_ - last.get(name, -REARM_BARS) > REARM_BARS
         ]
         self._active = set(signals)
+        last.update(dict.fromkeys(signals, self.n_bars_))
         if requests:
             signals[ALERT_SIGNAL] = {}
         self.trigger.update(signals)
@@ -193,6 +205,7 @@ class SeriesMonitor:
         self.drift = drift
         self.level = level
         self._active = set()
+        self._last_signal = {}
         self.losses_.clear()
         self.baseline_losses_.clear()
         self.trigger.done()

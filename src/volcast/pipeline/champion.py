@@ -25,7 +25,7 @@ from volcast.evaluation.metrics import qlike_losses
 from volcast.features import CALENDAR_FEATURES
 from volcast.models import HarModel
 from volcast.monitoring.decay import Cusum, SurpriseCusum, calibrate_cusum, calibrate_values
-from volcast.monitoring.drift import DriftDetector, history_psi
+from volcast.monitoring.drift import DriftDetector, history_ood, history_psi
 from volcast.monitoring.level import LevelShift, level_detector
 from volcast.monitoring.monitor import SeriesMonitor
 from volcast.monitoring.trigger import RetrainTrigger
@@ -136,7 +136,7 @@ class ChampionForecaster:
             window=settings.drift_window,
             min_samples=settings.drift_min_samples,
             psi_threshold=max(settings.psi_threshold, self._history_psi(model, features, history)),
-            ood_threshold=settings.ood_threshold,
+            ood_threshold=max(settings.ood_threshold, self._history_ood(features, history)),
             recent=settings.ood_recent_bars,
             recent_threshold=settings.ood_recent_threshold,
         )
@@ -190,6 +190,17 @@ class ChampionForecaster:
             )
         except (VolcastError, ValueError, KeyError) as exc:
             log.warning("no history to set the PSI line on (%s): the configured one", exc)
+            return 0.0
+
+    def _history_ood(self, features: list[str], frame: pd.DataFrame | None) -> float:
+        """The largest OOD ratio a drift window of the training history has against the
+        range of the rest of it (0.0 without a history: the configured line)."""
+        if frame is None:
+            return 0.0
+        try:
+            return history_ood(frame, features=features, window=self.params.monitoring.drift_window)
+        except (VolcastError, ValueError, KeyError) as exc:
+            log.warning("no history to set the OOD line on (%s): the configured one", exc)
             return 0.0
 
     def _level(self, model: ServedModel, frame: pd.DataFrame | None) -> LevelShift | None:

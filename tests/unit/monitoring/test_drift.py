@@ -157,3 +157,66 @@ def test_history_psi_is_the_largest_psi_a_window_reaches_on_the_history() -> Non
     alarms = [quiet.update(row).drift_detected for row in frame[["a", "b"]].to_numpy()]
     assert not any(alarms[window - 1 :: stride])
     assert history_psi(reference, frame.head(100), features=["a"], window=window) == 0.0
+
+
+def _ood_brute_force(frame: pd.DataFrame, names: list[str], window: int, stride: int) -> float:
+    """The textbook reading: each stretch against the min and max of the rows outside it."""
+    values = frame[names].to_numpy()
+    peak = 0.0
+    for end in range(window, len(values) + 1, stride):
+        rest = np.delete(values, np.s_[end - window : end], axis=0)
+        part = values[end - window : end]
+        out = (part < np.nanmin(rest, axis=0)) | (part > np.nanmax(rest, axis=0))
+        out |= ~np.isfinite(part)
+        peak = max(peak, float(out.any(axis=1).mean()))
+    return peak
+
+
+def test_history_ood_is_the_largest_share_a_stretch_lies_outside_the_rest() -> None:
+    from volcast.monitoring.drift import history_ood
+
+    rng = np.random.default_rng(8)
+    level = np.repeat(rng.normal(scale=1.0, size=20), 150)  # slow regimes, as a weekly mean
+    frame = pd.DataFrame({"a": level + 0.2 * rng.normal(size=3000), "b": rng.uniform(size=3000)})
+    frame.loc[1234, "b"] = np.nan
+    window, stride = 300, 50
+    peak = history_ood(frame, features=["a", "b", "missing"], window=window, stride=stride)
+    assert peak == pytest.approx(_ood_brute_force(frame, ["a", "b"], window, stride), rel=1e-12)
+    assert peak > 0.15  # an ordinary regime of this history lies past the configured line
+    # i.i.d. rows: a stretch rarely holds the extremes of the rest
+    flat = pd.DataFrame({"a": rng.normal(size=3000)})
+    assert history_ood(flat, features=["a"], window=window, stride=stride) < 0.02
+    assert history_ood(flat.head(window), features=["a"], window=window) == 0.0
+    assert history_ood(flat, features=["missing"], window=window) == 0.0
+
+
+def test_the_history_ood_line_keeps_an_ordinary_regime_quiet_and_a_new_one_alarms() -> None:
+    from volcast.monitoring.drift import history_ood
+
+    rng = np.random.default_rng(9)
+    level = np.repeat(rng.normal(scale=1.0, size=20), 150)
+    frame = pd.DataFrame({"a": level + 0.2 * rng.normal(size=3000)})
+    reference = reference_statistics(frame)
+    line = history_ood(frame, features=["a"], window=300)
+
+    def detector() -> DriftDetector:
+        return DriftDetector(
+            reference, features=["a"], window=300, min_samples=300, recent=0,
+            psi_threshold=100.0, ood_threshold=max(0.15, line),
+        )  # fmt: skip
+
+    lowest = float(frame["a"].min())
+    # a regime at the history's lowest: about a third of its rows past the minimum, no
+    # further out than the history's own stretches were from the rest (the line: 0.47)
+    ordinary = lowest + 0.1 + 0.2 * rng.normal(size=300)
+    assert 0.15 < float(np.mean(ordinary < lowest)) < line
+    assert not feed(detector(), ordinary[:, None]).drift_detected
+    # with the configured line alone, it alarms
+    fixed = DriftDetector(
+        reference, features=["a"], window=300, min_samples=300, recent=0, psi_threshold=100.0,
+        ood_threshold=0.15,
+    )  # fmt: skip
+    assert feed(fixed, ordinary[:, None]).drift_detected
+    # a regime well outside anything in training: every row out
+    new = float(frame["a"].max()) + 1.0 + 0.2 * rng.normal(size=300)
+    assert feed(detector(), new[:, None]).drift_detected

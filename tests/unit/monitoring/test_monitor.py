@@ -165,3 +165,23 @@ def test_the_rolling_loss_waits_for_enough_bars_before_it_is_exported() -> None:
     assert m.summary()["rolling_qlike_baseline"] is None
     m.observe(bar(23), realized=1.0, forecast=1.0, baseline=1.0)
     assert m.summary()["rolling_qlike"] == pytest.approx((9 - np.log(9) - 1) / 24)
+
+
+def test_an_alarm_hovering_at_its_line_is_one_event_until_the_detector_was_quiet_a_day() -> None:
+    from volcast.monitoring.monitor import REARM_BARS
+
+    m = monitor()
+    surprises = [2, 2, 2, -1, 2, -1, 2]  # over the line on bars 2, 4 and 6, under in between
+    surprises += [0] * (REARM_BARS + 10)  # the sum runs down to 0 and stays quiet
+    surprises += [2, 2, 2]  # a new alarm, more than a day after the last
+    raised = []
+    for i, z in enumerate(surprises):
+        for event in m.observe(bar(i), realized=float(np.exp(z)), forecast=1.0):
+            raised.append((i, event.event))
+    assert m.decay.drift_detected
+    assert raised == [(2, "decay"), (len(surprises) - 1, "decay")]
+    # the state an older volcast stored (no record of the last signals) still loads and works
+    del m.__dict__["_last_signal"]
+    restored = pickle.loads(pickle.dumps(m))
+    assert restored.observe(bar(len(surprises)), realized=float(np.exp(2)), forecast=1.0) == []
+    assert restored._last_signal == {"decay": len(surprises) + 1}
