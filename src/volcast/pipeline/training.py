@@ -327,13 +327,14 @@ def _write_artifacts(
     """Write the run's files to ``out``; returns them by run artefact directory."""
     chosen = result.predictions[result.predictions["model"] == challenger]
     chosen.to_csv(out / "oos_predictions.csv", index=False)
-    result.predictions.to_csv(out / "backtest_all_models.csv", index=False)
+    # every candidate, bar by bar (7 x 19,000 rows on the BTC file): Parquet, 20x faster than CSV
+    result.predictions.to_parquet(out / "backtest_all_models.parquet", index=False)
     result.metrics.to_csv(out / "backtest_metrics.csv")
     result.folds.to_csv(out / "folds.csv", index=False)
     (out / "forecast_vs_realized.png").write_bytes(forecast_plot(chosen))
     artifacts: dict[str, Path] = {
         "backtest": out / "oos_predictions.csv",
-        "backtest/all": out / "backtest_all_models.csv",
+        "backtest/all": out / "backtest_all_models.parquet",
         "backtest/metrics": out / "backtest_metrics.csv",
         "backtest/folds": out / "folds.csv",
         "plots": out / "forecast_vs_realized.png",
