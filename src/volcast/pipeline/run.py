@@ -303,7 +303,6 @@ def run_stages(ctx: RunContext, order: Sequence[Stage], observer: Observer) -> R
     return outcome
 
 
-
 def backtest_order(source: SourceSpec) -> tuple[Stage, ...]:
     """``backtest``: the data path first when a source is named, else the stored dataset."""
     return (*PREPARE, "backtest") if source.given else ("backtest",)

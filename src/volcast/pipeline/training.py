@@ -228,18 +228,22 @@ def train(
         target=_open_registry, args=(tracking_uri,), name="volcast-registry", daemon=True
     )
     registry_ready.start()
-    dataset = read_dataset(storage, symbol=symbol, interval=interval)
-    result = _walk_forward(dataset, params, progress)
-    challenger = choose_challenger(result, window_bars=params.promotion.window_bars)
-    progress(f"fit {challenger}", 1, 1)
-    model = fit_final(
-        dataset.frame,
-        challenger,
-        train=params.train,
-        horizon=params.target.horizon,
-        interval=interval,
-        feature_names=spec.feature_names,
-    )
+    try:
+        dataset = read_dataset(storage, symbol=symbol, interval=interval)
+        result = _walk_forward(dataset, params, progress)
+        challenger = choose_challenger(result, window_bars=params.promotion.window_bars)
+        progress(f"fit {challenger}", 1, 1)
+        model = fit_final(
+            dataset.frame,
+            challenger,
+            train=params.train,
+            horizon=params.target.horizon,
+            interval=interval,
+            feature_names=spec.feature_names,
+        )
+    finally:
+        # also on failure: a store is never left half-migrated, nor created by two threads
+        registry_ready.join()
     names = list(spec.feature_names)
     # the dataset's target section holds the floor it was built with: it travels with the model
     target = spec.target or params.target
@@ -248,7 +252,6 @@ def train(
     storage.write_parquet(layout.backtest_predictions, result.predictions)
     with tempfile.TemporaryDirectory(prefix="volcast-train-") as tmp:
         artifacts = _write_artifacts(Path(tmp), storage, layout, result, challenger, model)
-        registry_ready.join()  # never two threads creating the same store
         info = log_training_run(
             symbol=symbol,
             interval=interval,
