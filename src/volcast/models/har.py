@@ -21,7 +21,7 @@ from volcast.models.base import (
     one_blas_thread,
     require_columns,
 )
-from volcast.models.linear import least_squares
+from volcast.models.linear import least_squares_one_hot, one_hot
 from volcast.schemas import TIMESTAMP, interval_timedelta
 
 _HAR_RE: Final = re.compile(r"^har_rv_(\d+)$")
@@ -32,6 +32,32 @@ def har_columns(X: pd.DataFrame) -> list[str]:
     """The ``har_rv_<window>`` columns of ``X``, shortest window first."""
     found = [(int(m.group(1)), str(c)) for c in X.columns if (m := _HAR_RE.match(str(c)))]
     return [name for _, name in sorted(found)]
+
+
+def calendar_codes(
+    timestamps: pd.Series,
+    *,
+    interval: str,
+    horizon: int,
+    season: str = "day",
+    clock: str = "UTC",
+) -> list[tuple[str, np.ndarray, int]]:
+    """``(prefix, category per row, categories)`` of each block of :func:`seasonal_design`."""
+    step = interval_timedelta(interval)
+    target_time = pd.DatetimeIndex(timestamps) + step * horizon
+    if target_time.tz is None:
+        target_time = target_time.tz_localize("UTC")
+    target_time = target_time.tz_convert(clock)
+    blocks: list[tuple[str, np.ndarray, int]] = []  # (prefix, codes, categories)
+    if season == "week" and step < pd.Timedelta(days=1):
+        codes = target_time.dayofweek.to_numpy() * 24 + target_time.hour.to_numpy()
+        blocks.append(("how", codes, 7 * 24))
+    else:
+        if step < pd.Timedelta(days=1):
+            blocks.append(("hour", target_time.hour.to_numpy(), 24))
+        if step <= pd.Timedelta(days=1):
+            blocks.append(("dow", target_time.dayofweek.to_numpy(), 7))
+    return blocks
 
 
 def seasonal_design(
@@ -51,24 +77,12 @@ def seasonal_design(
     business hours keeps its place across daylight-saving changes; other intervals are as
     for ``"day"``. The first category of each is dropped (the intercept holds it).
     """
-    step = interval_timedelta(interval)
-    target_time = pd.DatetimeIndex(timestamps) + step * horizon
-    if target_time.tz is None:
-        target_time = target_time.tz_localize("UTC")
-    target_time = target_time.tz_convert(clock)
-    blocks: list[tuple[str, np.ndarray, int]] = []  # (prefix, codes, categories)
-    if season == "week" and step < pd.Timedelta(days=1):
-        codes = target_time.dayofweek.to_numpy() * 24 + target_time.hour.to_numpy()
-        blocks.append(("how", codes, 7 * 24))
-    else:
-        if step < pd.Timedelta(days=1):
-            blocks.append(("hour", target_time.hour.to_numpy(), 24))
-        if step <= pd.Timedelta(days=1):
-            blocks.append(("dow", target_time.dayofweek.to_numpy(), 7))
-    # one-hot by indexing an identity matrix: one pass over the rows, not one per category
-    matrices = [np.eye(size)[codes][:, 1:] for _, codes, size in blocks]
+    blocks = calendar_codes(
+        timestamps, interval=interval, horizon=horizon, season=season, clock=clock
+    )
+    matrices = [one_hot(codes, size) for _, codes, size in blocks]
     names = [f"{prefix}_{k}" for prefix, _, size in blocks for k in range(1, size)]
-    values = np.hstack(matrices) if matrices else np.empty((len(target_time), 0))
+    values = np.hstack(matrices) if matrices else np.empty((len(timestamps), 0))
     return pd.DataFrame(values, columns=names, index=timestamps.index)
 
 
@@ -113,21 +127,35 @@ class HarModel(VolatilityModel):
         self.season = season
         self.clock = clock
 
-    def _design(self, X: pd.DataFrame) -> pd.DataFrame:
+    def _logs(self, X: pd.DataFrame) -> np.ndarray:
         require_columns(X, self.columns_, model=self.name)
-        logs = np.log(np.maximum(X[self.columns_].to_numpy(dtype="float64"), _TINY))
+        values = X[self.columns_].to_numpy(dtype="float64")
+        return np.asarray(np.log(np.maximum(values, _TINY)), dtype="float64")
+
+    def _calendar(self, X: pd.DataFrame) -> list[tuple[str, np.ndarray, int]]:
+        if not self.seasonal:
+            return []
+        require_columns(X, [TIMESTAMP], model=self.name)
+        return calendar_codes(
+            X[TIMESTAMP],
+            interval=self.interval,
+            horizon=self.horizon,
+            # models pickled before these parameters existed read their defaults
+            season=getattr(self, "season", "day"),
+            clock=getattr(self, "clock", "UTC"),
+        )
+
+    def _design(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The regressors of each row: log HAR components, then the calendar dummies."""
+        logs = self._logs(X)
         design = pd.DataFrame(logs, columns=[f"log_{c}" for c in self.columns_], index=X.index)
-        if self.seasonal:
-            require_columns(X, [TIMESTAMP], model=self.name)
-            calendar = seasonal_design(
-                X[TIMESTAMP],
-                interval=self.interval,
-                horizon=self.horizon,
-                # models pickled before these parameters existed read their defaults
-                season=getattr(self, "season", "day"),
-                clock=getattr(self, "clock", "UTC"),
+        blocks = self._calendar(X)
+        if blocks:
+            names = [f"{prefix}_{k}" for prefix, _, size in blocks for k in range(1, size)]
+            dummies = np.hstack([one_hot(codes, size) for _, codes, size in blocks])
+            design = pd.concat(
+                [design, pd.DataFrame(dummies, columns=names, index=X.index)], axis=1
             )
-            design = pd.concat([design, calendar], axis=1)
         return design
 
     def fit(self, X: pd.DataFrame, y: pd.Series) -> Self:
@@ -138,18 +166,27 @@ class HarModel(VolatilityModel):
         if not columns:
             raise ModelError("X has no har_rv_<window> columns for the HAR model", model=self.name)
         self.columns_ = columns
-        design = self._design(X)
-        if not np.all(np.isfinite(design.to_numpy())):
+        logs = self._logs(X)
+        if not np.all(np.isfinite(logs)):
             raise ModelError("HAR inputs hold missing values; drop warm-up rows", model=self.name)
+        blocks = self._calendar(X)
+        codes = [(block, size) for _, block, size in blocks]
         log_y = np.log(values)
         # a small least-squares problem: BLAS threads only add contention
-        matrix = design.to_numpy(dtype="float64")
         with one_blas_thread():
-            intercept, coef = least_squares(matrix, log_y)
-        residuals = log_y - intercept - matrix @ coef
-        dof = max(len(log_y) - design.shape[1] - 1, 1)
+            intercept, coef = least_squares_one_hot(logs, codes, log_y)
+        k = logs.shape[1]
+        fitted = intercept + logs @ coef[:k]
+        start = k
+        for block, size in codes:  # a dummy's coefficient, looked up by each row's category
+            fitted = fitted + np.r_[0.0, coef[start : start + size - 1]][block]
+            start += size - 1
+        residuals = log_y - fitted
+        dof = max(len(log_y) - len(coef) - 1, 1)
         self.intercept_, self.coef_ = intercept, coef
-        self.design_columns_ = list(design.columns)
+        self.design_columns_ = [f"log_{c}" for c in columns] + [
+            f"{prefix}_{j}" for prefix, _, size in blocks for j in range(1, size)
+        ]
         self.sigma2_ = float(np.sum(residuals**2) / dof)
         self.floor_ = float(values.min())
         return self

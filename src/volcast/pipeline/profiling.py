@@ -40,6 +40,10 @@ class ProfileJob:
         return html.encode("utf-8")
 
 
+def _lower_priority() -> None:
+    os.nice(10)
+
+
 def _render(job: ProfileJob) -> bytes:  # the child process's entry point
     return job.render()
 
@@ -78,7 +82,10 @@ class BackgroundProfiles:
         """Start rendering ``job``; the file exists once :meth:`finish` has returned."""
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            # niced: the render takes the CPU time the model stages leave idle, not theirs
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=context, initializer=_lower_priority
+            )
         self._pending.append((storage, relpath, self._pool.submit(_render, job)))
         return storage.url(relpath)
 

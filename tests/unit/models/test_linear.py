@@ -8,7 +8,7 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from volcast.models.har import HarModel
-from volcast.models.linear import least_squares
+from volcast.models.linear import least_squares, least_squares_one_hot, one_hot
 
 
 def _reference(design: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
@@ -77,3 +77,39 @@ def test_a_har_pickled_with_a_linear_regression_still_predicts() -> None:
     del legacy.intercept_, legacy.coef_
     legacy.ols_ = LinearRegression().fit(legacy._design(X).to_numpy(), np.log(y.to_numpy()))
     np.testing.assert_allclose(legacy.predict(X), now, rtol=1e-8)
+
+
+def _one_hot_case(
+    rng: np.random.Generator, n: int, sizes: tuple[int, ...]
+) -> tuple[np.ndarray, list[tuple[np.ndarray, int]], np.ndarray]:
+    dense = rng.normal(-10.0, 1.0, size=(n, 3))
+    blocks = [(rng.integers(0, size, size=n).astype("int32"), size) for size in sizes]
+    effects = [rng.normal(size=size) for size in sizes]
+    target = dense @ [0.5, 0.3, 0.1] + rng.normal(size=n)
+    for (codes, _), effect in zip(blocks, effects, strict=True):
+        target = target + effect[codes]
+    return dense, blocks, target
+
+
+@pytest.mark.parametrize("sizes", [(), (168,), (24, 7)])
+def test_one_hot_blocks_equal_least_squares_on_the_built_columns(sizes: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(len(sizes))
+    dense, blocks, target = _one_hot_case(rng, 6_000, sizes)
+    intercept, coef = least_squares_one_hot(dense, blocks, target)
+    built = np.hstack([dense, *(one_hot(codes, size) for codes, size in blocks)])
+    ref_intercept, ref_coef = _reference(built, target)
+    np.testing.assert_allclose(coef, ref_coef, rtol=1e-8, atol=1e-10)
+    assert intercept == pytest.approx(ref_intercept, abs=1e-8)
+
+
+def test_one_hot_block_with_an_unseen_category_falls_back_to_the_min_norm_solution() -> None:
+    rng = np.random.default_rng(5)
+    dense, blocks, target = _one_hot_case(rng, 3_000, (24, 7))
+    hours, _ = blocks[0]
+    hours[hours == 13] = 12  # hour 13 never seen: its dummy is a zero column
+    intercept, coef = least_squares_one_hot(dense, blocks, target)
+    built = np.hstack([dense, *(one_hot(codes, size) for codes, size in blocks)])
+    ref_intercept, ref_coef = _reference(built, target)
+    assert coef[3 + 12] == pytest.approx(0.0, abs=1e-10)  # column of hour 13
+    np.testing.assert_allclose(coef, ref_coef, rtol=1e-7, atol=1e-9)
+    assert intercept == pytest.approx(ref_intercept, abs=1e-8)
