@@ -403,7 +403,9 @@ def test_redis_online_store(world: World, api: Api, monkeypatch: pytest.MonkeyPa
             assert predict(api(url))["input"] == "feast"
 
             stop(redis)  # the online store goes down under the feature server
-            with pytest.raises(FeatureStoreError, match="answered 5"):
+            # the server answers 5xx once its Redis client gives up; under load its
+            # reconnection attempts can outlast the read's timeout: both are a failed read
+            with pytest.raises(FeatureStoreError, match=r"answered 5|unreachable: ReadTimeout"):
                 OnlineClient(url, timeout=10).read(SERIES, world.features)
             client = api(url)
             reason = " ".join(ready(client)["reasons"])  # type: ignore[arg-type]
