@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar, Self
 
 import numpy as np
@@ -139,10 +140,19 @@ class CombinationModel(VolatilityModel):
         """Fit the weights on out-of-sample member forecasts, then the members on every row."""
         values = self._check_inputs(X, y)
         extends = self._extends_previous_fit(X)
-        validation = self._validation_set(X, y, values, extends=extends)
-        # on a warm start the members are refitted in place, so GARCH warm-starts too
-        members = self.members_ if extends else [clone(m) for m in self.members]
-        fitted = [m.fit(X, y) for m in members]
+        if extends:
+            validation = self._validation_set(X, y, values, extends=True)
+            # on a warm start the members are refitted in place, so GARCH warm-starts too
+            fitted = [m.fit(X, y) for m in self.members_]
+            return self._fit_blend(X, values, fitted, validation)
+        # a first fit: the inner members (validation) and the final ones are independent
+        # fits of fresh copies, so the two sets run side by side (LightGBM releases the
+        # GIL); one BLAS thread for the whole block keeps every fit's sums as when serial
+        members = [clone(m) for m in self.members]
+        with one_blas_thread(), ThreadPoolExecutor(max_workers=1) as pool:
+            inner = pool.submit(self._validation_set, X, y, values, extends=False)
+            fitted = [m.fit(X, y) for m in members]
+            validation = inner.result()
         return self._fit_blend(X, values, fitted, validation)
 
     def fit_shared(
