@@ -103,6 +103,12 @@ def test_ci_scripts_against_a_real_mlflow_server(
     assert f"| challenger | {MODEL} v2 |" in text
     assert f"| champion | {MODEL} v1 |" in text
     assert "](forecast_cmpeurusd_1h.png)" in text
+    # the same markdown summary as `volcast report --markdown` follows the verdict
+    summary = (better_dir / "report.md").read_text()
+    assert "### Backtest (DM vs best baseline" in summary
+    assert text.endswith(summary)
+    assert "### Promotion history" in summary
+    assert "volcast report: CMP/EURUSD 1h" in (better_dir / "report.html").read_text()
     assert (better_dir / "forecast_cmpeurusd_1h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"comment={comment}" in passed.stdout
     assert f"comment={comment}" in (tmp_path / "github_output").read_text()
