@@ -274,8 +274,10 @@ def history_ood(
     aggregates among them, a 500-row stretch of a calm or a wild month lies outside the rest's
     range on a good share of its rows without anything being wrong. Used as the OOD line
     (the larger of it and the configured one), drift then means "further out than any
-    stretch of training was from the others", as :func:`history_psi` does for PSI. A row
-    with a feature that is not finite counts as out, as in :class:`DriftDetector`. Computed
+    stretch of training was from the others", as :func:`history_psi` does for PSI. Rows with
+    a feature that is not finite are left out: the stored dataset keeps its warm-up rows
+    (features still NaN), which no model trained on, and counted as out they alone would
+    put the line near 1 and silence the check. Computed
     with running minima and maxima from both ends at every ``stride``-th window end; 0.0
     when ``rows`` are fewer than ``window`` + 1 or no feature is present.
     """
@@ -283,6 +285,7 @@ def history_ood(
     if not names:
         return 0.0
     values = np.column_stack([np.asarray(rows[n], dtype="float64") for n in names])
+    values = values[np.isfinite(values).all(axis=1)]
     n = values.shape[0]
     if n <= window:
         return 0.0

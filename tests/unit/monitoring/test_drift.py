@@ -181,13 +181,27 @@ def test_history_ood_is_the_largest_share_a_stretch_lies_outside_the_rest() -> N
     frame.loc[1234, "b"] = np.nan
     window, stride = 300, 50
     peak = history_ood(frame, features=["a", "b", "missing"], window=window, stride=stride)
-    assert peak == pytest.approx(_ood_brute_force(frame, ["a", "b"], window, stride), rel=1e-12)
+    complete = frame.dropna().reset_index(drop=True)  # rows with a NaN feature are left out
+    assert peak == pytest.approx(_ood_brute_force(complete, ["a", "b"], window, stride), rel=1e-12)
     assert peak > 0.15  # an ordinary regime of this history lies past the configured line
     # i.i.d. rows: a stretch rarely holds the extremes of the rest
     flat = pd.DataFrame({"a": rng.normal(size=3000)})
     assert history_ood(flat, features=["a"], window=window, stride=stride) < 0.02
     assert history_ood(flat.head(window), features=["a"], window=window) == 0.0
     assert history_ood(flat, features=["missing"], window=window) == 0.0
+
+
+def test_warm_up_rows_with_nan_features_do_not_raise_the_history_ood_line() -> None:
+    from volcast.monitoring.drift import history_ood
+
+    rng = np.random.default_rng(10)
+    frame = pd.DataFrame({"a": rng.normal(size=3000), "b": rng.normal(size=3000)})
+    stored = frame.copy()
+    stored.loc[:479, ["a", "b"]] = np.nan  # the stored dataset's 480 warm-up rows
+    trained = frame.iloc[480:].reset_index(drop=True)
+    line = history_ood(stored, features=["a", "b"], window=500)
+    assert line == history_ood(trained, features=["a", "b"], window=500)
+    assert line < 0.05
 
 
 def test_the_history_ood_line_keeps_an_ordinary_regime_quiet_and_a_new_one_alarms() -> None:
