@@ -114,6 +114,14 @@ def test_default_pipeline_runs_on_sample_and_is_incremental(data_dir: Path) -> N
     report = (data_dir / "reports" / "profile" / "eurusd_1h.html").read_text()
     assert "volcast dataset EUR/USD 1h" in report
     assert "SYNTHETIC" in report.upper()
+    # ... and before the training run gathered its files: the run logged this very report
+    logged = [
+        path
+        for path in data_dir.rglob("eurusd_1h.html")
+        if path.parent != data_dir / "reports" / "profile"
+    ]
+    assert logged, "the training run logged no profile report"
+    assert all(path.read_text() == report for path in logged)
 
 
 @dataclass(frozen=True)

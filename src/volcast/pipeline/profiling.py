@@ -89,6 +89,13 @@ class BackgroundProfiles:
         self._pending.append((storage, relpath, self._pool.submit(_render, job)))
         return storage.url(relpath)
 
+    def abandon(self) -> None:
+        """Stop without waiting or writing (another error ends the run); never raises."""
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
     def finish(self) -> None:
         """Write every rendered page (raising the first render's error) and stop the process."""
         try:

@@ -236,6 +236,7 @@ def _run_one(
             progress=observer.fold,
             tracking_uri=ctx.tracking_uri,
             force=ctx.force,
+            reports_ready=profiles.finish if isinstance(profiles, BackgroundProfiles) else None,
         )
     return training.promote(
         storage=ctx.storage,
@@ -297,9 +298,12 @@ def run_stages(ctx: RunContext, order: Sequence[Stage], observer: Observer) -> R
             outcome.seconds[stage] = time.perf_counter() - began
             outcome.results[stage] = result
             observer.finished(stage, ctx, result)
-    finally:
+    except BaseException:
         if background is not None:
-            background.finish()
+            background.abandon()  # the stage's error is the one to report
+        raise
+    if background is not None:
+        background.finish()
     return outcome
 
 

@@ -205,8 +205,13 @@ def train(
     progress: ModelProgress = _no_model_progress,
     tracking_uri: str | None = None,
     force: bool = False,
+    reports_ready: Callable[[], None] | None = None,
 ) -> TrainResult:
     """Backtest every candidate, fit the challenger on all labelled rows, log and register it.
+
+    ``reports_ready`` is called before the run's files are gathered: the pipeline's profile
+    report, rendered meanwhile in another process, is written then (so the run logs this
+    dataset's report, not the previous one).
 
     The run gets the parameters, every candidate's walk-forward metrics, the challenger's
     out-of-sample predictions, plots, the quality and profile reports and the dataset hash;
@@ -250,6 +255,8 @@ def train(
     labelled = labelled_rows(dataset.frame, names)
     inputs = spec.model_inputs
     storage.write_parquet(layout.backtest_predictions, result.predictions)
+    if reports_ready is not None:
+        reports_ready()
     with tempfile.TemporaryDirectory(prefix="volcast-train-") as tmp:
         artifacts = _write_artifacts(Path(tmp), storage, layout, result, challenger, model)
         info = log_training_run(
