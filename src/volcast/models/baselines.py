@@ -6,6 +6,7 @@ the next bar in the units of ``rv`` (the floored per-bar variance, Garman-Klass 
 
 from __future__ import annotations
 
+import threading
 import warnings
 from typing import ClassVar, Final, Self
 
@@ -30,6 +31,7 @@ from volcast.models.base import (
 from volcast.models.har import HarModel
 
 _TINY: Final = 1e-300
+_GARCH_FIT: Final = threading.Lock()
 
 __all__ = ["EwmaModel", "GarchModel", "HarModel", "PersistenceModel"]
 
@@ -149,7 +151,9 @@ class GarchModel(VolatilityModel):
             rescale=False,
         )
         # one BLAS thread: the optimum then does not depend on what else runs (LightGBM folds)
-        with warnings.catch_warnings(), one_blas_thread():
+        # one fit at a time: ``catch_warnings`` swaps the process-wide filters and is not
+        # thread-safe (a combination's inner and final members are fitted side by side)
+        with _GARCH_FIT, warnings.catch_warnings(), one_blas_thread():
             warnings.simplefilter("ignore")  # convergence notes; the result is checked below
             result = am.fit(disp="off", starting_values=starting, show_warning=False)
         params = np.asarray(result.params, dtype="float64")

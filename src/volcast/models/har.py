@@ -184,6 +184,7 @@ class HarModel(VolatilityModel):
         residuals = log_y - fitted
         dof = max(len(log_y) - len(coef) - 1, 1)
         self.intercept_, self.coef_ = intercept, coef
+        self.__dict__.pop("ols_", None)  # a refit of a model pickled with scikit-learn's fit
         self.design_columns_ = [f"log_{c}" for c in columns] + [
             f"{prefix}_{j}" for prefix, _, size in blocks for j in range(1, size)
         ]

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from volcast.config import FeatureParams
-from volcast.errors import BadRequestError, ModelUnavailableError, VolcastError
+from volcast.errors import BadRequestError, ModelUnavailableError, NotFoundError, VolcastError
 from volcast.features import FeatureBuilder
 from volcast.features.target import logged_target
 from volcast.schemas import TIMESTAMP
@@ -116,6 +116,10 @@ class TargetChampion:
                         self._checked_at = now
                         return served
                 model = self.load(self.symbol, self.interval, self.kind)
+            except NotFoundError:
+                # the alias was removed (or the model deleted): nothing to serve any more
+                self._served = None
+                raise
             except VolcastError as exc:
                 if served is None:
                     raise

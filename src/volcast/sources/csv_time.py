@@ -171,9 +171,14 @@ def repeated_hour_hint(
     for name in SERVER_CLOCKS:
         zone = parse_zone(name)
         local = times - zone.shift
-        summer = local.dt.tz_localize(zone.tz, ambiguous=np.ones(len(local), dtype=bool))
-        winter = local.dt.tz_localize(zone.tz, ambiguous=np.zeros(len(local), dtype=bool))
-        if bool((summer != winter).all()):
+        # a repeated time in the spring gap (no such wall time there) is no autumn repeat
+        summer = local.dt.tz_localize(
+            zone.tz, ambiguous=np.ones(len(local), dtype=bool), nonexistent="NaT"
+        )
+        winter = local.dt.tz_localize(
+            zone.tz, ambiguous=np.zeros(len(local), dtype=bool), nonexistent="NaT"
+        )
+        if bool((summer.notna() & winter.notna() & (summer != winter)).all()):
             fits.append(name)
     if not fits:
         return []

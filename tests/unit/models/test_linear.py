@@ -77,6 +77,11 @@ def test_a_har_pickled_with_a_linear_regression_still_predicts() -> None:
     del legacy.intercept_, legacy.coef_
     legacy.ols_ = LinearRegression().fit(legacy._design(X).to_numpy(), np.log(y.to_numpy()))
     np.testing.assert_allclose(legacy.predict(X), now, rtol=1e-8)
+    # refitted, the legacy model serves its new fit, not the pickled regression
+    legacy.fit(X.iloc[:300], y.iloc[:300])
+    np.testing.assert_allclose(
+        legacy.predict(X), HarModel(interval="1h").fit(X.iloc[:300], y.iloc[:300]).predict(X)
+    )
 
 
 def _one_hot_case(

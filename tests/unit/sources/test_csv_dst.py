@@ -226,6 +226,21 @@ def test_a_dst_clock_read_as_utc_is_named_in_the_notes() -> None:
     ]
 
 
+def test_a_duplicate_in_a_spring_gap_names_no_clock_and_does_not_raise(tmp_path: Path) -> None:
+    """01:00 on 26 March 2023 does not exist in London: its repeat is no autumn hour."""
+    path = tmp_path / "gap.csv"
+    path.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        "2023-03-26 00:00:00,1.1,1.2,1.0,1.15,5\n"
+        "2023-03-26 01:00:00,1.1,1.2,1.0,1.15,5\n"
+        "2023-03-26 01:00:00,1.1,1.2,1.0,1.16,5\n"
+        "2023-03-26 02:00:00,1.1,1.2,1.0,1.17,5\n"
+    )
+    bars = CsvSource(path=path).fetch(symbol="X", interval="1h")
+    assert not bars["timestamp"].is_unique  # left for the quality gate's duplicates check
+    assert not any("occur twice" in n for n in bars.attrs["source_notes"])
+
+
 def test_a_plain_duplicate_names_no_clock(tmp_path: Path) -> None:
     path = tmp_path / "dup.csv"
     path.write_text(

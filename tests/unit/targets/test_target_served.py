@@ -92,6 +92,13 @@ def test_followed_loaded_once_reloaded_when_moved_kept_when_down(bars: pd.DataFr
     )
     with pytest.raises(RegistryError):
         down.current()  # nothing loaded yet: the error propagates
+    registry.down = False
+    registry.champion = None  # the alias removed: the old champion is not served any more
+    with pytest.raises(NotFoundError):
+        champion.current()
+    assert champion.version is None
+    with pytest.raises(NotFoundError):
+        champion.current()
 
 
 def test_the_forecast_is_the_models_probability_on_the_last_bar(bars: pd.DataFrame) -> None:
