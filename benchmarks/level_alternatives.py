@@ -7,7 +7,19 @@ statistics of the deseasonalized log Garman-Klass variance ``x`` (the product's 
   the last ``W`` bars less a HAR-type prediction from the bars before them (W = 24, 48);
 - ``window 24, m of m``: the same, alarming only once it stayed over the line ``m`` bars;
 - ``lagged CUSUM``: an upward CUSUM (allowance 0.75 scale units) on ``x`` less a HAR-type
-  prediction made 48 bars earlier, standardized by its median and MAD.
+  prediction made 48 bars earlier, standardized by its median and MAD;
+- ``activity 24``: the window statistic with the window's own mean log volume (and the day's
+  and week's before it) among the regressors: a step in the volatility that trading activity
+  does not explain. Measured twice: with the issue's shift (prices only, volume unchanged)
+  and with volume scaled by ``scale**2`` too, as a shift in the rate of information would
+  move both (the mixture-of-distributions view): the second is its blind spot.
+
+And, for no detector at all, the **natural steps**: how often the market itself makes a step
+the size of the injected one, the mean ``x`` of the next 48 bars at least ``2 ln(scale)``
+above the mean of the week before (steps less than 48 bars apart count once). A detector on
+the bars alone cannot tell an injected x2 step from a natural one of the same size (the
+injection is a scaled copy of natural bars), so whatever share of injected steps it finds
+within 48 bars, it also raises on about that share of the natural ones.
 
 Each is fitted on the *whole* file (regression, profile), and a range of lines is swept: the
 alarms per 1,000 unchanged bars of the file (crossings closer than a day count once; the
@@ -56,6 +68,38 @@ def cusum_alarms(z: np.ndarray, k: float, h: float) -> np.ndarray:
     return out
 
 
+def natural_steps(x: np.ndarray, scale: float, after: int = 48, before: int = 168) -> float:
+    """Steps of at least ``2 ln(scale)`` in the mean of ``x`` (next ``after`` bars against the
+    ``before`` bars before), per 1,000 bars (module doc)."""
+    frame = pd.Series(x)
+    step = (frame.rolling(after).mean().shift(-after) - frame.rolling(before).mean()).to_numpy()
+    above = np.flatnonzero(np.nan_to_num(step, nan=-np.inf) >= 2 * np.log(scale))
+    count = 0 if above.size == 0 else 1 + int(np.count_nonzero(np.diff(above) > after))
+    return 1000 * count / int(np.isfinite(step).sum())
+
+
+def activity(x: np.ndarray, volume: np.ndarray, window: int = 24) -> Callable[..., np.ndarray]:
+    """The ``activity 24`` statistic (module doc), fitted on ``x`` and the log volume."""
+
+    def design(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        ahead = pd.Series(w).rolling(window).mean().shift(-window).to_numpy()
+        before = [pd.Series(w).rolling(n).mean().to_numpy() for n in (24, 168)]
+        return np.column_stack([_design(v, LAGS), ahead, *before])
+
+    target = pd.Series(x).rolling(window).mean().shift(-window).to_numpy()
+    rows = design(x, volume)
+    usable = np.isfinite(rows).all(axis=1) & np.isfinite(target)
+    coef, *_ = np.linalg.lstsq(rows[usable], target[usable], rcond=None)
+
+    def statistic(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        ahead = pd.Series(v).rolling(window).mean().shift(-window).to_numpy()
+        out = np.full(len(v), np.nan)
+        out[window:] = (ahead - design(v, w) @ coef)[: len(v) - window]
+        return out
+
+    return statistic
+
+
 def frontier(name: str, bars: pd.DataFrame) -> None:
     gk = garman_klass(bars)
     floor = float(np.quantile(gk[gk > 0], 0.01))
@@ -74,8 +118,15 @@ def frontier(name: str, bars: pd.DataFrame) -> None:
     x = log_variance(bars, floor, profile)
     runs = {s: shifted(s) for s in (2.0, 3.0)}
     limit = {2.0: 48, 3.0: 24}
+    print(
+        f"  {name:<8} natural steps per 1,000 bars (no detector): the size of x2 "
+        f"{natural_steps(x, 2.0):.2f}, of x3 {natural_steps(x, 3.0):.2f}",
+        flush=True,
+    )
 
-    def report(label: str, alarms: Callable[[np.ndarray, float], np.ndarray], lines) -> None:
+    def report(
+        label: str, alarms: Callable[[np.ndarray, float], np.ndarray], lines, runs=runs
+    ) -> None:
         for line in lines:
             flags = alarms(x, line)
             n = int(np.isfinite(x).sum())
@@ -128,6 +179,29 @@ def frontier(name: str, bars: pd.DataFrame) -> None:
         return cusum_alarms(np.clip((residual(v) - level) / scale, -3, 3), 0.75, h)
 
     report("lagged CUSUM k 0.75", lagged, (10.0, 20.0, 30.0, 40.0))
+
+    if bars["volume"].gt(0).mean() < 0.99:
+        print(f"  {name:<8} activity statistics skipped: the file has no volume on most bars")
+        return
+    log_volume = np.log(np.maximum(bars["volume"].to_numpy(dtype="float64"), 1e-12))
+    volume_profile = pd.Series(log_volume).groupby(stamps.hour).transform("mean").to_numpy()
+    w = log_volume - volume_profile
+    statistic = activity(x, w)
+    tails = {}  # a position's whole-series volume, or the shift's x scale**2 from ``at`` on
+    for scale in (2.0, 3.0):
+        tails[(scale, False)] = [w[: at + AHEAD] for at in points]
+        tails[(scale, True)] = [
+            np.concatenate([w[:at], w[at : at + AHEAD] + 2 * np.log(scale)]) for at in points
+        ]
+    for moved in (False, True):
+        tagged = {s: list(zip(runs[s], tails[(s, moved)], strict=True)) for s in runs}
+        label = "activity 24" + (", volume too" if moved else "")
+
+        def act(v, line: float) -> np.ndarray:
+            v, vol = v if isinstance(v, tuple) else (v, w)
+            return np.nan_to_num(statistic(v, vol), nan=-np.inf) > line
+
+        report(label, act, (0.8, 1.0, 1.2, 1.39, 1.6, 2.0), runs=tagged)
 
 
 def main() -> None:

@@ -337,3 +337,32 @@ def test_a_source_outage_is_reported_and_the_loop_goes_on(
     log = MonitorStore(storage, SERIES).read_log()
     assert len(log) == N_REPLAY + 1  # every bar once, none lost to the outage
     assert log["timestamp"].is_unique
+
+
+def test_a_worker_killed_between_the_log_and_the_state_counts_every_realized_bar_once(
+    world: tuple[Storage, Params, Path],
+) -> None:
+    """The log is written before the state: a crash between the two must not leave the
+    restarted monitor one realized bar short (it finds the value already in the log)."""
+    storage, params, path = world
+    crashed = worker(storage, params, path, RollingForecaster(params))
+    write_state, calls = crashed.store.write_state, []
+
+    def crash_on_the_40th(state: Any) -> None:
+        calls.append(1)
+        if len(calls) == 40:
+            raise KeyboardInterrupt("killed after the log, before the state")
+        write_state(state)
+
+    crashed.store.write_state = crash_on_the_40th  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        crashed.run()
+    worker(storage, params, path, RollingForecaster(params)).run()
+    state = MonitorStore(storage, SERIES).read_state()
+    assert state is not None
+    assert state.monitor is not None
+    log = MonitorStore(storage, SERIES).read_log()
+    assert len(log) == N_REPLAY + 1
+    assert log["timestamp"].is_unique
+    # every replayed bar realized the forecast made at the bar before it, once
+    assert state.monitor.n_bars_ == N_REPLAY == int(log["realized_variance"].notna().sum())

@@ -26,7 +26,6 @@ a rejected bar.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -283,7 +282,12 @@ class StreamWorker:
     def _realize(
         self, log_frame: pd.DataFrame, history: pd.DataFrame
     ) -> tuple[pd.Timestamp, float, float, float | None] | None:
-        """The forecast whose target bars have now all closed, with its realized value."""
+        """The forecast whose target bars have now all closed, with its realized value.
+
+        Realized whether or not the log already holds the value: the log is written before
+        the state, so a worker killed between the two finds the value there on restart while
+        its monitor (from the older state) has not yet seen it. Recomputing gives the same
+        value and the state counts the bar once, as this bar is new to it."""
         # the champion's target, floor included: the loop scores what the model learned
         definition = self.forecaster.target or self.params.target
         horizon = definition.horizon
@@ -291,7 +295,7 @@ class StreamWorker:
             return None
         as_of = pd.Timestamp(history[TIMESTAMP].iloc[-1 - horizon])
         match = log_frame.loc[log_frame[TIMESTAMP] == as_of]
-        if match.empty or not math.isnan(float(match["realized_variance"].iloc[-1])):
+        if match.empty:
             return None
         target = build_target(history.tail(horizon + 1).reset_index(drop=True), params=definition)
         value = float(target.iloc[0])

@@ -19,7 +19,6 @@ that cannot be reached keeps the last champion loaded (or skips the target until
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -89,7 +88,9 @@ class TargetWatch:
         if len(close) >= 2:
             as_of = pd.Timestamp(bars[TIMESTAMP].iloc[-2])
             match = frame.index[frame[TIMESTAMP] == as_of]
-            if len(match) and math.isnan(float(frame.loc[match[-1], realized_column])):
+            # realized even when the log has the value: a worker killed between writing the
+            # log and the state finds it there on restart, unseen by the older state's tracker
+            if len(match):
                 realized = self._realized(close[-2], close[-1])
                 row = frame.loc[match[-1]]
                 tracker.observe(

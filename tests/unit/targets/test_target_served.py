@@ -3,6 +3,9 @@ model when the registry is away) and its next-bar forecast from bars."""
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -11,8 +14,12 @@ from volcast.config import FeatureParams, TargetParams, TrainParams
 from volcast.errors import ModelUnavailableError, NotFoundError, RegistryError
 from volcast.evaluation.target_backtest import fit_final_target
 from volcast.features import FeatureBuilder, build_dataset
+from volcast.pipeline.monitor_store import StreamState, read_log
+from volcast.pipeline.target_watch import TargetWatch, log_dtypes
 from volcast.registry.target_served import TargetChampion
 from volcast.registry.targets import LoadedTargetModel
+from volcast.series import Series
+from volcast.storage import Storage
 
 TARGET = TargetParams(kind="direction", floor_source="fixed", floor=1e-10)
 FEATURES = FeatureParams(news=False)
@@ -116,3 +123,33 @@ def test_the_forecast_is_the_models_probability_on_the_last_bar(bars: pd.DataFra
     assert 0.0 <= value <= 1.0
     with pytest.raises(ModelUnavailableError, match="needs"):
         served.forecast_last(bars.head(3))
+
+
+def test_a_bar_processed_again_after_a_crash_is_counted_once(
+    bars: pd.DataFrame, tmp_path: Path
+) -> None:
+    """The loop writes the target's log before its state: a worker killed between the two
+    processes that bar again from the older state, and must count its outcome once."""
+    registry = Registry({1: _loaded(bars.iloc[:700], 1)})
+    registry.champion = 1
+    storage = Storage(tmp_path)
+    watch = TargetWatch(
+        storage=storage,
+        series=Series("EUR/USD", "1h"),
+        kind="direction",
+        champion=TargetChampion(
+            "EUR/USD", "1h", "direction", load=registry.load, resolve=registry.resolve, ttl=0.0
+        ),
+        window=50,
+    )
+    state = StreamState()
+    for end in range(800, 820):
+        before = copy.deepcopy(state)
+        assert watch.process(state, bars.iloc[: end + 1], bars.iloc[: end + 1])
+        if end == 810:  # killed after the log, before the state: restart from `before`
+            state = before
+            assert watch.process(state, bars.iloc[: end + 1], bars.iloc[: end + 1])
+    log = read_log(storage, watch.path, log_dtypes("direction"))
+    assert len(log) == 20
+    assert log["timestamp"].is_unique
+    assert state.targets["direction"].bars == 19 == int(log["outcome"].notna().sum())
