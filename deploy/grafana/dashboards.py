@@ -478,12 +478,18 @@ def model_data() -> model.Dashboard:
         ),
         timeseries(
             "Out-of-distribution ratio",
-            "Share of recent feature rows outside the training range; dashed: the 0.15 alert line.",
+            "Share of recent feature rows outside the training range; 'line': the drift "
+            "detector's line, which the alert uses (the stream worker's comes from the "
+            "champion's training history); dashed: 0.15, the line where none is exported.",
             [
                 (
                     f"max by (symbol, interval) (out_of_distribution_ratio{{{SERIES}}})",
                     "{{symbol}} {{interval}}",
-                )
+                ),
+                (
+                    f"max by (symbol, interval) (out_of_distribution_threshold{{{SERIES}}})",
+                    "line {{symbol}} {{interval}}",
+                ),
             ],
             unit="percentunit",
             line=OOD_LINE,

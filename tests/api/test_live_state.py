@@ -12,9 +12,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import INTERVAL, SYMBOL, World
 from volcast.monitoring.decay import Cusum, SurpriseCusum
+from volcast.monitoring.drift import DriftDetector
 from volcast.monitoring.events import Event
 from volcast.monitoring.level import LevelFit, LevelShift
 from volcast.monitoring.monitor import SeriesMonitor
+from volcast.monitoring.reference import reference_statistics
 from volcast.monitoring.trigger import RetrainTrigger
 from volcast.pipeline.monitor_store import MonitorStore, StreamState
 from volcast.series import Series
@@ -44,6 +46,11 @@ def stream_state(world: World) -> Iterator[dict[str, object]]:
         # a tiny level regression: the mean of the last 2 log values against the one before
         level=LevelShift(LevelFit(coef=(0.0, 1.0), lags=(1,), window=2, up=0.5, down=0.5)),
         trigger=RetrainTrigger(k=3, n=6, cooldown=10),
+        # the worker's OOD line from the training history, not the API's own 0.15
+        drift=DriftDetector(
+            reference_statistics(pd.DataFrame({"rv": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0] * 10})),
+            ood_threshold=0.42,
+        ),
         training_qlike=0.31,
         loss_window=8,  # 12 bars fill it: the rolling QLIKE is exported
     )
@@ -86,6 +93,8 @@ def test_metrics_and_responses_come_from_the_stream_state(
     assert summary["level_statistic"] == pytest.approx(math.log(6) / 2)
     assert gauges(text, "volatility_level_threshold")[()] == 0.5
     assert gauges(text, "drift_detected")[()] == 1.0  # the level step raises drift
+    # the alert compares the OOD ratio with the worker's line (deploy/prometheus/rules)
+    assert gauges(text, "out_of_distribution_threshold")[()] == summary["ood_threshold"] == 0.42
     events = gauges(text, "monitoring_events")
     assert events[(("event", "decay"),)] == 1.0
     assert events[(("event", "retrain_failed"),)] == 1.0

@@ -43,6 +43,7 @@ WATCHED = (
     "decay_statistic",
     "decay_detected",
     "out_of_distribution_ratio",
+    "out_of_distribution_threshold",
     "drift_detected",
     "monitoring_events",
     "monitoring_last_bar_timestamp_seconds",
@@ -218,3 +219,7 @@ def test_the_loop_detects_a_shift_retrains_and_the_api_serves_the_new_champion(
             pd.Timestamp(bars["timestamp"].iloc[-1]).timestamp()
         )
         assert "out_of_distribution_ratio{interval=1h}" in a
+        # the worker's OOD line, which VolcastOodRatioHigh compares the ratio with
+        line = a["out_of_distribution_threshold{interval=1h}"]
+        assert line == pytest.approx(summary["ood_threshold"])
+        assert line >= 0.15

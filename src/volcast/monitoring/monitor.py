@@ -261,6 +261,7 @@ class SeriesMonitor:
             "level_threshold": None if self.level is None else self.level.threshold,
             "level_detected": self.level_detected,
             "ood_ratio": 0.0 if drift is None else drift.ood_ratio,
+            "ood_threshold": None if drift is None else drift.ood_threshold,
             "recent_ood_ratio": 0.0 if drift is None else drift.recent_ood_ratio,
             "drifted_features": [] if drift is None else list(drift.drifted_features),
             "drift_window": 0 if drift is None else drift.n_window,

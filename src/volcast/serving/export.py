@@ -38,9 +38,10 @@ def forecast_made(series: Series, variance: float) -> None:
 
 
 def drift(series: Series, detector: DriftDetector) -> None:
-    """Out-of-distribution ratio, drift flag, and per-feature mean shift and PSI."""
+    """Out-of-distribution ratio and its line, drift flag, and per-feature mean shift and PSI."""
     labels = (series.symbol, series.interval)
     metrics.OOD_RATIO.labels(*labels).set(detector.ood_ratio)
+    metrics.OOD_THRESHOLD.labels(*labels).set(detector.ood_threshold)
     metrics.DRIFT_DETECTED.labels(*labels).set(1.0 if detector.drift_detected else 0.0)
     for name, value in detector.mean_shift.items():
         metrics.FEATURE_MEAN_SHIFT.labels(*labels, name).set(value)
@@ -82,6 +83,7 @@ def live_state(series: Series, summary: Mapping[str, Any]) -> None:
     """
     labels = (series.symbol, series.interval)
     _set(metrics.OOD_RATIO, labels, summary.get("ood_ratio"))
+    _set(metrics.OOD_THRESHOLD, labels, summary.get("ood_threshold"))
     _set(metrics.DRIFT_DETECTED, labels, bool(summary.get("drift_detected")))
     for name, value in (summary.get("psi") or {}).items():
         _set(metrics.FEATURE_PSI, (*labels, name), value)

@@ -65,6 +65,14 @@ OOD_RATIO = Gauge(
     ["symbol", "interval"],
     multiprocess_mode=_LATEST,
 )
+OOD_THRESHOLD = Gauge(
+    "out_of_distribution_threshold",
+    "The out-of-distribution ratio above which the drift detector alarms, per symbol and "
+    "interval: the stream worker's line (the larger of monitoring.ood_threshold and what the "
+    "champion's training history reaches), or the API's own 0.15 without a worker.",
+    ["symbol", "interval"],
+    multiprocess_mode=_LATEST,
+)
 FEATURE_MEAN_SHIFT = Gauge(
     "feature_mean_shift",
     "Recent mean of a feature minus its training mean, in training standard deviations.",

@@ -53,6 +53,8 @@ class DriftState:
     ood_ratio: float = 0.0
     drifted_features: list[str] = field(default_factory=list)
     window: int = 0
+    ood_threshold: float = 0.15
+    """The OOD line of the detector (the stream worker's comes from the training history)."""
 
 
 class SeriesMonitor:
@@ -124,6 +126,7 @@ class SeriesMonitor:
                     ood_ratio=float(live.get("ood_ratio") or 0.0),
                     drifted_features=list(live.get("drifted_features") or []),
                     window=int(live.get("drift_window") or 0),
+                    ood_threshold=float(live.get("ood_threshold") or 0.15),
                 )
             if detector is None:
                 return DriftState()
@@ -132,6 +135,7 @@ class SeriesMonitor:
                 ood_ratio=detector.ood_ratio,
                 drifted_features=list(detector.drifted_features),
                 window=detector.n_window,
+                ood_threshold=detector.ood_threshold,
             )
 
     def remembered(self, as_of: pd.Timestamp) -> Scored | tuple[float, float | None] | None:

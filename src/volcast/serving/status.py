@@ -39,9 +39,9 @@ from volcast.storage import Storage
 
 log = logging.getLogger(__name__)
 
-OOD_WARN = 0.05
-OOD_ALERT = 0.15
-"""The ``OutOfDistributionInputs`` alert's line (deploy/prometheus/rules/alerts.yml)."""
+OOD_WARN = 1 / 3
+"""The OOD indicator turns amber at this share of the detector's line (0.05 of 0.15); red
+above the line itself, which ``VolcastOodRatioHigh`` (deploy/prometheus/rules) uses too."""
 STALE_WARN_INTERVALS = 2
 """The ``DataStale`` alert's line: the latest bar older than two intervals."""
 STALE_ALERT_INTERVALS = 4
@@ -239,14 +239,17 @@ def series_status(
     ood_status: Level = "ok"
     if drift.window == 0:
         ood_status = "info"
-    elif drift.ood_ratio >= OOD_ALERT:
+    elif drift.ood_ratio > drift.ood_threshold:
         ood_status = "alert"
-    elif drift.ood_ratio >= OOD_WARN:
+    elif drift.ood_ratio >= OOD_WARN * drift.ood_threshold:
         ood_status = "warn"
     ood = Indicator(
         status=ood_status,
         value=_finite(drift.ood_ratio),
-        text=f"{drift.ood_ratio:.1%} of {drift.window} recent rows outside training",
+        text=(
+            f"{drift.ood_ratio:.1%} of {drift.window} recent rows outside training "
+            f"(line {drift.ood_threshold:.0%})"
+        ),
     )
     n_drifted = len(drift.drifted_features)
     drift_indicator = Indicator(
