@@ -106,6 +106,21 @@ def test_a_bad_variance_item_after_target_items_keeps_its_index(client: TestClie
     assert response.json()["context"]["items"] == "2"
 
 
+def test_the_first_bad_item_is_named_whichever_its_target(client: TestClient) -> None:
+    items = [
+        {"symbol": SYMBOL},
+        {"symbol": SYMBOL, "features": {"log_rv": 1.0}},  # bad variance item
+        {"symbol": "XAU/USD", "target": "direction"},  # bad target item after it
+    ]
+    response = client.post("/predict/batch", json={"items": items})
+    assert response.status_code == 409, response.text
+    assert response.json()["context"]["items"] == "1"
+    items[1] = {"symbol": SYMBOL, "target": "return"}  # now the target item is the first bad
+    response = client.post("/predict/batch", json={"items": items})
+    assert response.status_code == 404, response.text
+    assert response.json()["context"]["item"] == "2"
+
+
 @pytest.mark.parametrize(
     "item",
     [

@@ -116,16 +116,24 @@ async def predict(
 async def predict_batch(batch: BatchRequest, service: ServiceDep) -> BatchResponse:
     """Answers every item in order, each as ``POST /predict`` answers it (its ``target`` too).
 
-    A bad item fails the batch and is named (``context.item``, its index).
+    A bad item fails the batch and is named (``context.item``, its index; ``context.items``
+    for a group of explicit-feature rows of one series, scored together). A bad return or
+    direction item waits for the variance items before it: if one of those fails, it is named.
     """
     requests = [_request(item) for item in batch.items]
     named = len(requests) > 1
-    variance = [index for index, item in enumerate(requests) if item.target == "variance"]
     answers: list[PredictResponse | TargetPredictResponse | None] = [None] * len(requests)
+    failed: tuple[int, Exception] | None = None
     for index, request in enumerate(requests):
         if request.target != "variance":
-            made = service.targets.answer(request, item=index if named else None)
+            try:
+                made = service.targets.answer(request, item=index if named else None)
+            except Exception as exc:  # raised below, unless a variance item before it fails
+                failed = (index, exc)
+                break
             answers[index] = _target_response(made)
+    stop = len(requests) if failed is None else failed[0]
+    variance = [i for i, item in enumerate(requests[:stop]) if item.target == "variance"]
     if variance:
         asked = [requests[index] for index in variance]
         items = variance if named else None
@@ -135,4 +143,6 @@ async def predict_batch(batch: BatchRequest, service: ServiceDep) -> BatchRespon
             forecasts = service.forecast_many(asked, items=items)
         for index, forecast in zip(variance, forecasts, strict=True):
             answers[index] = _response(forecast)
+    if failed is not None:
+        raise failed[1]
     return BatchResponse(items=[answer for answer in answers if answer is not None])
