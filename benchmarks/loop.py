@@ -44,6 +44,10 @@ events (four runs at once on a loaded machine; docs/monitoring.md has the before
   1 retrain, promoted; (b) x2: drift +15, decay +29, new champion +31; x3: decay and drift
   +9, new champion +11; (c) 502 ms per bar.
 
+Run again at commit f733d35 (2026-12-02 evening, one run at a time, nothing else running):
+every event and delay as above; (c) 113 ms (EUR/USD), 94 ms and 105 ms (BTC) per bar,
+retrains 2.9-4.2 s (issue 9's faster training), 213-251 s wall per run.
+
 With ``--keep``, the unchanged replay's events (which detector raised each alarm, its
 statistic and line) are kept as ``events_unchanged.jsonl`` in the kept directory.
 
