@@ -366,3 +366,34 @@ def test_a_worker_killed_between_the_log_and_the_state_counts_every_realized_bar
     assert log["timestamp"].is_unique
     # every replayed bar realized the forecast made at the bar before it, once
     assert state.monitor.n_bars_ == N_REPLAY == int(log["realized_variance"].notna().sum())
+
+
+@dataclass
+class GrowingHorizon(RollingForecaster):
+    """A champion whose target horizon grows from 1 to 2 bars after ``switch_at`` forecasts
+    (params.yaml changed and the pipeline rerun while the worker runs)."""
+
+    switch_at: int = 30
+
+    @property
+    def target(self) -> Any:
+        if self.calls < self.switch_at:
+            return None
+        return self.params.target.model_copy(update={"horizon": 2})
+
+
+def test_a_grown_horizon_does_not_realize_a_bar_twice(
+    world: tuple[Storage, Params, Path],
+) -> None:
+    """At the switch, the bar two back was realized one bar ago (horizon 1): it must not be
+    fed to the monitor again under the new definition, nor its log value overwritten."""
+    storage, params, path = world
+    worker(storage, params, path, GrowingHorizon(params)).run()
+    state = MonitorStore(storage, SERIES).read_state()
+    assert state.monitor is not None
+    log = MonitorStore(storage, SERIES).read_log()
+    assert len(log) == N_REPLAY + 1
+    # the last two forecasts wait for bars that have not closed under horizon 2
+    assert log["realized_variance"].iloc[:-2].notna().all()
+    assert state.monitor.n_bars_ == int(log["realized_variance"].notna().sum())
+    assert state.realized_through == log["timestamp"].iloc[-3]

@@ -85,6 +85,9 @@ class StreamState:
     extra: dict[str, Any] = field(default_factory=dict)
     targets: dict[str, TargetLoss] = field(default_factory=dict)
     """The rolling losses of the return and direction champions, by target."""
+    realized_through: pd.Timestamp | None = None
+    """The last bar whose variance forecast the monitor was fed realized (None: none yet, or a
+    state stored before this was kept)."""
 
 
 class MonitorStore:

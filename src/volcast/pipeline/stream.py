@@ -253,7 +253,7 @@ class StreamWorker:
         assert state.monitor is not None
         forecast = self.forecaster.forecast(history)
         log_frame = self.store.read_log()
-        realized = self._realize(log_frame, history)
+        realized = self._realize(log_frame, history, state.realized_through)
         events: list[Event] = []
         if realized is not None:
             as_of, value, made, baseline = realized
@@ -266,6 +266,7 @@ class StreamWorker:
                 requests=self.store.new_requests(state),
             )
             log_frame.loc[log_frame[TIMESTAMP] == as_of, "realized_variance"] = value
+            state.realized_through = as_of
         row = pd.DataFrame(
             {
                 TIMESTAMP: [forecast.as_of],
@@ -280,14 +281,16 @@ class StreamWorker:
         self.store.write_log(log_frame)
 
     def _realize(
-        self, log_frame: pd.DataFrame, history: pd.DataFrame
+        self, log_frame: pd.DataFrame, history: pd.DataFrame, through: pd.Timestamp | None
     ) -> tuple[pd.Timestamp, float, float, float | None] | None:
-        """The forecast whose target bars have now all closed, with its realized value.
+        """The forecast whose target bars have now all closed, with its realized value; None
+        when there is none, or when the state has realized it already (``through``: when the
+        champion's horizon grew, the bar ``horizon`` back was realized at the previous bar).
 
         Realized whether or not the log already holds the value: the log is written before
         the state, so a worker killed between the two finds the value there on restart while
         its monitor (from the older state) has not yet seen it. Recomputing gives the same
-        value and the state counts the bar once, as this bar is new to it."""
+        value and the state counts the bar once, as the state is what says what it saw."""
         # the champion's target, floor included: the loop scores what the model learned
         definition = self.forecaster.target or self.params.target
         horizon = definition.horizon
@@ -295,7 +298,7 @@ class StreamWorker:
             return None
         as_of = pd.Timestamp(history[TIMESTAMP].iloc[-1 - horizon])
         match = log_frame.loc[log_frame[TIMESTAMP] == as_of]
-        if match.empty:
+        if match.empty or (through is not None and as_of <= through):
             return None
         target = build_target(history.tail(horizon + 1).reset_index(drop=True), params=definition)
         value = float(target.iloc[0])
