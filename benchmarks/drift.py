@@ -24,9 +24,9 @@ signal, alone, out of sample on EUR/USD and BTC/USD hourly bars.
 
 **Other level statistics and the market's own steps** (``benchmarks/level_alternatives.py``):
 the delay / alarm frontier of other statistics (volume-adjusted among them), and how often
-the market itself makes a step of the injected size with no detector at all (BTC/USD: 1.71
-x2-sized steps per 1,000 hours; EUR/USD: none), which bounds what any detector of the bars
-can reach.
+the market itself makes a step of the injected size with no detector at all (BTC/USD: 1.76
+x2-sized steps per 1,000 hours; EUR/USD: none), which bounds what any detector of prices can
+reach.
 
 **Loop level** (``benchmarks/loop.py``): the real ``volcast pipeline`` and ``volcast stream
 --replay`` against a real MLflow server on the same bars: alarms, retrains and promotions
